@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Set up and run nnbook with nothing but Python 3.
+
+    python3 dev.py lab     # create .venv if needed, install, open the book in JupyterLab
+    python3 dev.py test    # create .venv if needed, install, run every test (pytest + nbval)
+    python3 dev.py bench   # run the speed benchmarks
+
+The first run creates ``.venv`` and installs the project (about a minute); later runs
+reinstall only when pyproject.toml changed. Extra arguments are passed to the tool,
+e.g. ``python3 dev.py test -k conv``.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".nnbook-installed"
+THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def ensure_env():
+    """Create .venv and install the project (editable, with test extras) if out of date."""
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted and PY.exists():
+        return
+    if not PY.exists():
+        print(f"creating {VENV} ...", flush=True)
+        venv.create(VENV, with_pip=True)
+    print("installing nnbook and its dependencies into .venv (first run: about a minute) ...", flush=True)
+    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
+    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def run(cmd):
+    env = {**os.environ, **THREADS}
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+
+
+def main(argv):
+    if not argv or argv[0] not in ("lab", "test", "bench", "setup"):
+        print(__doc__)
+        return 2
+    task, rest = argv[0], argv[1:]
+    ensure_env()
+    if task == "setup":
+        return 0
+    if task == "test":
+        return run([PY, "-m", "pytest", *rest])
+    if task == "bench":
+        return run([PY, ROOT / "benchmarks" / "bench.py", *rest])
+    return run([BIN / "jupyter", "lab", f"--ServerApp.root_dir={ROOT}",
+                "--LabApp.default_url=/lab/tree/book/00_start_here.ipynb", *rest])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,85 @@
+"""Data sets that need no network: everything comes from installed packages or is made here.
+
+- :func:`load_digits`: the 8x8 handwritten digits shipped inside scikit-learn (1,797 images).
+- :func:`load_photo`: a real photograph shipped with matplotlib (Grace Hopper, 600x512).
+- :func:`make_spirals`, :func:`make_blobs`: small synthetic 2-D classification sets.
+"""
+import numpy as np
+
+
+def train_test_split(X, y, test_fraction=0.2, seed=0):
+    """Shuffle with a seeded rng, then cut off the last ``test_fraction`` as the test set.
+
+    Returns ``X_train, y_train, X_test, y_test``.
+    """
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"train_test_split: test_fraction must be in (0, 1), got {test_fraction!r}")
+    if len(X) != len(y):
+        raise ValueError(f"train_test_split: X has {len(X)} rows but y has {len(y)}")
+    order = np.random.default_rng(seed).permutation(len(X))
+    n_test = int(round(len(X) * test_fraction))
+    test, train = order[:n_test], order[n_test:]
+    return X[train], y[train], X[test], y[test]
+
+
+def load_digits(test_fraction=0.2, seed=0, dtype=np.float32):
+    """The scikit-learn 8x8 digits as NCHW images scaled to [0, 1].
+
+    Returns:
+        X_train (N_train, 1, 8, 8), y_train (N_train,), X_test (N_test, 1, 8, 8), y_test (N_test,);
+        labels are ints 0-9. With ``test_fraction=0.2``: 1,438 training and 359 test images.
+    """
+    from sklearn.datasets import load_digits as sk_digits
+
+    digits = sk_digits()
+    X = (digits.images / 16.0).astype(dtype)[:, None, :, :]
+    y = digits.target.astype(np.int64)
+    return train_test_split(X, y, test_fraction, seed)
+
+
+def load_photo(gray=True, size=None, dtype=np.float64):
+    """A real photograph (matplotlib's sample ``grace_hopper.jpg``), values in [0, 1].
+
+    Args:
+        gray: if True return shape (H, W) luminance, else (H, W, 3) RGB.
+        size: optional target height; the image is shrunk by an integer factor
+            (block means) to at most that height.
+    """
+    import matplotlib.cbook as cbook
+    import matplotlib.image as mpimg
+
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        img = mpimg.imread(f, format="jpg").astype(np.float64) / 255.0
+    if gray:
+        img = img @ np.array([0.299, 0.587, 0.114])
+    if size is not None:
+        k = max(1, img.shape[0] // size)
+        H, W = img.shape[0] // k * k, img.shape[1] // k * k
+        img = img[:H, :W].reshape(H // k, k, W // k, k, *img.shape[2:]).mean(axis=(1, 3))
+    return img.astype(dtype)
+
+
+def make_spirals(n_per_class=100, n_classes=3, noise=0.2, seed=0):
+    """Interleaved 2-D spirals (not linearly separable).
+
+    Returns:
+        X: shape (n_per_class * n_classes, 2), float64; y: int labels.
+    """
+    rng = np.random.default_rng(seed)
+    X, y = [], []
+    for k in range(n_classes):
+        r = np.linspace(0.0, 1.0, n_per_class)
+        t = np.linspace(k * 4.0, (k + 1) * 4.0, n_per_class) + rng.standard_normal(n_per_class) * noise
+        X.append(np.c_[r * np.sin(t), r * np.cos(t)])
+        y.append(np.full(n_per_class, k))
+    return np.concatenate(X), np.concatenate(y).astype(np.int64)
+
+
+def make_blobs(n_per_class=100, n_classes=3, spread=0.5, seed=0):
+    """Gaussian blobs around centres on a circle of radius 2. Returns ``X (N, 2), y (N,)``."""
+    rng = np.random.default_rng(seed)
+    angles = 2 * np.pi * np.arange(n_classes) / n_classes
+    centres = 2 * np.c_[np.cos(angles), np.sin(angles)]
+    X = np.concatenate([c + spread * rng.standard_normal((n_per_class, 2)) for c in centres])
+    y = np.repeat(np.arange(n_classes), n_per_class).astype(np.int64)
+    return X, y

@@ -1,0 +1,105 @@
+"""Convolution and pooling layers (NCHW)."""
+import numpy as np
+
+from .. import functional as F
+from .._checks import as_pair
+from .base import Module, init_weight
+
+
+class Conv2d(Module):
+    """2-D convolution (cross-correlation) with zero padding, like ``torch.nn.Conv2d``.
+
+    Attributes:
+        params["W"]: shape (out_channels, in_channels, kh, kw), He (or Glorot) normal
+            with fan_in = in_channels * kh * kw.
+        params["b"]: shape (out_channels,), zeros (absent when ``bias=False``).
+    Shape:
+        (N, in_channels, H, W) -> (N, out_channels, Ho, Wo),
+        ``Ho = (H + 2*ph - kh) // sh + 1``, ``Wo = (W + 2*pw - kw) // sw + 1``.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
+                 init="he", rng=None, dtype=np.float32):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = as_pair(kernel_size, self.name, "kernel_size")
+        self.stride = as_pair(stride, self.name, "stride")
+        self.padding = as_pair(padding, self.name, "padding")
+        kh, kw = self.kernel_size
+        self.params["W"] = init_weight((out_channels, in_channels, kh, kw), in_channels * kh * kw,
+                                       out_channels * kh * kw, init, rng, dtype)
+        if bias:
+            self.params["b"] = np.zeros(out_channels, dtype=dtype)
+
+    @property
+    def name(self):
+        return f"Conv2d({self.in_channels}→{self.out_channels})"
+
+    def extra_repr(self):
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        return s + (f", padding={self.padding}" if any(self.padding) else "") + \
+            ("" if "b" in self.params else ", bias=False")
+
+    def forward(self, x):
+        self._check_input(x, ("N", self.in_channels, "H", "W"))
+        b = self._param("b", x) if "b" in self.params else None
+        out, self._cache = F.conv2d_forward(x, self._param("W", x), b, self.stride, self.padding)
+        return out
+
+    def backward(self, dout):
+        dx, dW, db = F.conv2d_backward(dout, self._saved())
+        self._set_grad("W", dW)
+        if db is not None:
+            self._set_grad("b", db)
+        return dx
+
+
+class _Pool2d(Module):
+    _forward = _backward = None
+
+    def __init__(self, kernel_size, stride=None):
+        super().__init__()
+        self.kernel_size = as_pair(kernel_size, type(self).__name__, "kernel_size")
+        self.stride = self.kernel_size if stride is None else as_pair(stride, type(self).__name__, "stride")
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+    def forward(self, x):
+        self._check_input(x, ("N", "C", "H", "W"))
+        out, self._cache = type(self)._forward(x, self.kernel_size, self.stride)
+        return out
+
+    def backward(self, dout):
+        return type(self)._backward(dout, self._saved())
+
+
+class MaxPool2d(_Pool2d):
+    """Max over each (kh, kw) window; ``stride`` defaults to ``kernel_size``.
+
+    Shape: (N, C, H, W) -> (N, C, (H - kh) // sh + 1, (W - kw) // sw + 1).
+    """
+    _forward, _backward = F.maxpool2d_forward, F.maxpool2d_backward
+
+
+class AvgPool2d(_Pool2d):
+    """Mean over each (kh, kw) window; ``stride`` defaults to ``kernel_size``.
+
+    Shape: (N, C, H, W) -> (N, C, (H - kh) // sh + 1, (W - kw) // sw + 1).
+    """
+    _forward, _backward = F.avgpool2d_forward, F.avgpool2d_backward
+
+
+class GlobalAvgPool2d(Module):
+    """Mean over all positions of each channel. Shape: (N, C, H, W) -> (N, C)."""
+
+    def forward(self, x):
+        self._check_input(x, ("N", "C", "H", "W"))
+        self._cache = x.shape
+        return x.mean(axis=(2, 3))
+
+    def backward(self, dout):
+        N, C, H, W = self._saved()
+        if dout.shape != (N, C):
+            raise ValueError(f"GlobalAvgPool2d: expected dout of shape {(N, C)}, got {dout.shape}")
+        return np.broadcast_to((dout / (H * W))[:, :, None, None], (N, C, H, W)).copy()

@@ -1,0 +1,110 @@
+"""Shortcut connections and the pre-activation residual block."""
+import numpy as np
+
+from .. import functional as F
+from .base import Module
+from .basic import ReLU
+from .conv import Conv2d
+from .norm import BatchNorm2d
+
+
+class Shortcut(Module):
+    """``out = alpha * x + beta * y`` (darknet rule when sizes differ, see ``functional.shortcut``).
+
+    ``forward(x, y) -> out`` takes two inputs; ``backward(dout) -> (dx, dy)``.
+    Shape: x (N, C_x, H_x, W_x), y (N, C_y, H_y, W_y) -> x's shape.
+    """
+
+    def __init__(self, alpha=1.0, beta=1.0):
+        super().__init__()
+        self.alpha, self.beta = alpha, beta
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}, beta={self.beta}"
+
+    def forward(self, x, y):
+        out, self._cache = F.shortcut_forward(x, y, self.alpha, self.beta)
+        return out
+
+    def backward(self, dout):
+        return F.shortcut_backward(dout, self._saved())
+
+
+def needs_projection(in_channels, out_channels, stride):
+    """A residual block needs a projection shortcut when its output shape differs from its input's."""
+    return stride != 1 or in_channels != out_channels
+
+
+class ResidualBlock(Module):
+    """Pre-activation residual block (He et al., 2016).
+
+    ``h = relu(bn1(x))``; ``F(x) = conv2(relu(bn2(conv1(h))))`` with 3x3 convolutions
+    (conv1 has the block's stride); ``out = F(x) + shortcut``, where the shortcut is
+    x itself when the shapes match, else the projection ``conv1x1(h)`` with the block's
+    stride and ``out_channels`` filters, applied to the *pre-activated* input h.
+
+    Attributes:
+        bn1, conv1, bn2, conv2: the residual branch; projection: ``Conv2d`` or None.
+    Shape:
+        (N, in_channels, H, W) -> (N, out_channels, ceil(H / stride), ceil(W / stride)).
+    """
+
+    def __init__(self, in_channels, out_channels, stride=1, shortcut=True, rng=None, dtype=np.float32):
+        super().__init__()
+        self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
+        self.use_shortcut = shortcut
+        self.bn1 = BatchNorm2d(in_channels, dtype=dtype)
+        self.relu1 = ReLU()
+        self.conv1 = Conv2d(in_channels, out_channels, 3, stride, 1, bias=False, rng=rng, dtype=dtype)
+        self.bn2 = BatchNorm2d(out_channels, dtype=dtype)
+        self.relu2 = ReLU()
+        self.conv2 = Conv2d(out_channels, out_channels, 3, 1, 1, bias=False, rng=rng, dtype=dtype)
+        self.projection = None
+        if shortcut and needs_projection(in_channels, out_channels, stride):
+            self.projection = Conv2d(in_channels, out_channels, 1, stride, 0, bias=False, rng=rng, dtype=dtype)
+        self.add = Shortcut()
+        for label in ("bn1", "conv1", "bn2", "conv2", "projection"):
+            if getattr(self, label) is not None:
+                getattr(self, label)._name_in_parent = label
+
+    @property
+    def name(self):
+        return f"ResidualBlock({self.in_channels}→{self.out_channels}, stride={self.stride})"
+
+    def extra_repr(self):
+        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
+
+    def children(self):
+        parts = [self.bn1, self.conv1, self.bn2, self.conv2]
+        return parts + ([self.projection] if self.projection is not None else [])
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.relu1.train(mode), self.relu2.train(mode), self.add.train(mode)
+        return self
+
+    def forward(self, x):
+        self._check_input(x, ("N", self.in_channels, "H", "W"))
+        h = self.relu1(self.bn1(x))
+        branch = self.conv2(self.relu2(self.bn2(self.conv1(h))))
+        if not self.use_shortcut:
+            self._cache = "plain"
+            return branch
+        skip = x if self.projection is None else self.projection(h)
+        self._cache = "residual"
+        return self.add(branch, skip)
+
+    def backward(self, dout):
+        if self._saved() == "plain":
+            dbranch, dskip = dout, None
+        else:
+            dbranch, dskip = self.add.backward(dout)
+        dh = self.conv1.backward(self.bn2.backward(self.relu2.backward(self.conv2.backward(dbranch))))
+        if dskip is None:
+            dx_skip = 0
+        elif self.projection is None:
+            dx_skip = dskip
+        else:
+            dh = dh + self.projection.backward(dskip)
+            dx_skip = 0
+        return self.bn1.backward(self.relu1.backward(dh)) + dx_skip

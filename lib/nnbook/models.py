@@ -1,0 +1,52 @@
+"""Ready-made models for the book: an MLP, a small ResNet, and deep plain/residual nets."""
+import numpy as np
+
+from .layers import (BatchNorm2d, Conv2d, GlobalAvgPool2d, Linear, ReLU, ResidualBlock,
+                     Sequential)
+
+
+def mlp(sizes, rng=None, dtype=np.float32):
+    """``Linear -> ReLU -> ... -> Linear``; ``sizes = (in, hidden..., out)``. (N, in) -> (N, out)."""
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(Linear(a, b, rng=rng, dtype=dtype))
+        if i < len(sizes) - 2:
+            layers.append(ReLU())
+    return Sequential(*layers)
+
+
+def small_resnet(in_channels=1, num_classes=10, widths=(16, 32), blocks_per_stage=1, rng=None,
+                 dtype=np.float32):
+    """A small pre-activation ResNet for small images such as the 8x8 digits.
+
+    stem conv3x3 -> for each width: ``blocks_per_stage`` residual blocks (the first of every
+    stage after the first has stride 2 and a projection shortcut) -> BN -> ReLU ->
+    global average pool -> Linear.
+    Shape: (N, in_channels, H, W) -> (N, num_classes) logits.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    layers = [Conv2d(in_channels, widths[0], 3, padding=1, bias=False, rng=rng, dtype=dtype)]
+    channels = widths[0]
+    for stage, width in enumerate(widths):
+        for b in range(blocks_per_stage):
+            stride = 2 if stage > 0 and b == 0 else 1
+            layers.append(ResidualBlock(channels, width, stride, rng=rng, dtype=dtype))
+            channels = width
+    layers += [BatchNorm2d(channels, dtype=dtype), ReLU(), GlobalAvgPool2d(),
+               Linear(channels, num_classes, rng=rng, dtype=dtype)]
+    return Sequential(*layers)
+
+
+def deep_cnn(depth, width=16, in_channels=1, num_classes=10, residual=True, rng=None, dtype=np.float32):
+    """``depth`` blocks of two 3x3 convolutions each, with or without shortcuts.
+
+    With ``residual=False`` every block is the same pre-activation stack without its
+    shortcut (a "plain" net), so the two differ only in the identity connections.
+    Shape: (N, in_channels, H, W) -> (N, num_classes).
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    layers = [Conv2d(in_channels, width, 3, padding=1, bias=False, rng=rng, dtype=dtype)]
+    layers += [ResidualBlock(width, width, shortcut=residual, rng=rng, dtype=dtype) for _ in range(depth)]
+    layers += [BatchNorm2d(width, dtype=dtype), ReLU(), GlobalAvgPool2d(),
+               Linear(width, num_classes, rng=rng, dtype=dtype)]
+    return Sequential(*layers)
