@@ -1,0 +1,164 @@
+"""Layers: numerical gradient checks of input and parameters, modes, dtypes, live params."""
+import numpy as np
+import pytest
+
+import nnbook
+from nnbook import layers as L
+from nnbook.gradcheck import check_layer, rel_error
+
+GRAD_TOL = 1e-7
+
+
+def x_of(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+LAYER_CASES = [
+    ("Linear", lambda r: L.Linear(6, 4, rng=r), (3, 6)),
+    ("Linear-batch1", lambda r: L.Linear(12, 3, rng=r), (1, 3, 2, 2)),
+    ("ReLU", lambda r: L.ReLU(), (2, 3, 4)),
+    ("LeakyReLU", lambda r: L.LeakyReLU(0.1), (2, 3, 4)),
+    ("Sigmoid", lambda r: L.Sigmoid(), (2, 5)),
+    ("Tanh", lambda r: L.Tanh(), (2, 5)),
+    ("Conv2d", lambda r: L.Conv2d(3, 4, 3, rng=r), (2, 3, 5, 5)),
+    ("Conv2d-stride2-pad", lambda r: L.Conv2d(2, 3, 3, stride=2, padding=1, rng=r), (2, 2, 7, 6)),
+    ("Conv2d-nonsquare-batch1", lambda r: L.Conv2d(2, 2, (2, 3), stride=(1, 2), padding=(1, 0), rng=r),
+     (1, 2, 5, 7)),
+    ("MaxPool2d", lambda r: L.MaxPool2d(2), (2, 3, 6, 4)),
+    ("MaxPool2d-overlap", lambda r: L.MaxPool2d(3, stride=2), (1, 2, 7, 7)),
+    ("AvgPool2d", lambda r: L.AvgPool2d((2, 3), stride=1), (2, 2, 5, 6)),
+    ("GlobalAvgPool2d", lambda r: L.GlobalAvgPool2d(), (2, 3, 4, 5)),
+    ("Dropout", lambda r: L.Dropout(0.3, rng=r), (4, 5)),
+    ("BatchNorm2d", lambda r: L.BatchNorm2d(3), (4, 3, 3, 2)),
+    ("BatchNorm1d", lambda r: L.BatchNorm1d(5), (6, 5)),
+    ("Flatten", lambda r: L.Flatten(), (2, 3, 2, 2)),
+    ("ResidualBlock-identity", lambda r: L.ResidualBlock(3, 3, rng=r), (2, 3, 4, 4)),
+    ("ResidualBlock-projection", lambda r: L.ResidualBlock(2, 4, stride=2, rng=r), (2, 2, 5, 5)),
+    ("ResidualBlock-plain", lambda r: L.ResidualBlock(2, 2, shortcut=False, rng=r), (2, 2, 3, 3)),
+    ("Sequential", lambda r: L.Sequential(L.Conv2d(1, 2, 3, padding=1, rng=r), L.ReLU(), L.MaxPool2d(2),
+                                          L.Flatten(), L.Linear(8, 3, rng=r)), (2, 1, 4, 4)),
+]
+
+
+@pytest.mark.parametrize("name,make,shape", LAYER_CASES, ids=[c[0] for c in LAYER_CASES])
+def test_layer_gradients(name, make, shape):
+    layer = make(np.random.default_rng(1))
+    errors = check_layer(layer, x_of(shape))
+    assert set(errors) == {"x"} | {n for n, _, _ in layer.named_parameters()}
+    assert max(errors.values()) < GRAD_TOL, errors
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_layer_gradients_in_both_modes(mode):
+    for make, shape in ((lambda: L.BatchNorm2d(2), (3, 2, 2, 2)), (lambda: L.Dropout(0.5), (3, 4)),
+                        (lambda: L.ResidualBlock(2, 3, stride=2), (2, 2, 4, 4))):
+        layer = getattr(make(), mode)()
+        errors = check_layer(layer, x_of(shape, 3))
+        assert max(errors.values()) < GRAD_TOL, (layer, errors)
+
+
+def test_residual_block_structure_and_shapes():
+    same = L.ResidualBlock(8, 8)
+    assert same.projection is None
+    proj = L.ResidualBlock(8, 16, stride=2)
+    assert isinstance(proj.projection, L.Conv2d)
+    assert proj.projection.kernel_size == (1, 1) and proj.projection.stride == (2, 2)
+    assert proj.projection.out_channels == 16
+    for part in ("bn1", "conv1", "bn2", "conv2"):
+        assert isinstance(getattr(proj, part), L.Module)
+    assert L.ResidualBlock(4, 4, stride=2).projection is not None     # stride alone needs one
+    assert L.ResidualBlock(4, 6).projection is not None               # channels alone need one
+    x = x_of((2, 8, 7, 5)).astype(np.float32)
+    assert proj(x).shape == (2, 16, 4, 3)          # ceil(7/2), ceil(5/2)
+    assert same(x).shape == (2, 8, 7, 5)
+
+
+def test_projection_is_applied_to_the_preactivated_input():
+    block = L.ResidualBlock(2, 4, stride=2, rng=np.random.default_rng(0)).to(np.float64)
+    x = x_of((2, 2, 4, 4))
+    block.conv2.params["W"][...] = 0            # the residual branch now outputs 0
+    out = block(x)
+    h = np.maximum(block.bn1(x), 0)
+    expected = nnbook.functional.conv2d_forward(h, block.projection.params["W"], None, 2, 0)[0]
+    assert rel_error(out, expected) < 1e-12
+
+
+def test_identity_block_adds_its_input():
+    block = L.ResidualBlock(3, 3).to(np.float64)
+    block.conv2.params["W"][...] = 0
+    x = x_of((2, 3, 4, 4))
+    np.testing.assert_allclose(block(x), x, atol=1e-15)
+
+
+def test_float32_in_float32_out_and_float64_in_float64_out():
+    model = nnbook.models.small_resnet()
+    for dtype in (np.float32, np.float64):
+        x = x_of((3, 1, 8, 8)).astype(dtype)
+        out = model(x)
+        assert out.dtype == dtype
+        dx = model.backward(np.ones_like(out))
+        assert dx.dtype == dtype
+        for _, m, k in model.named_parameters():
+            assert m.grads[k].dtype == m.params[k].dtype == np.float32
+
+
+def test_params_are_live():
+    layer = L.Linear(3, 2)
+    layer.params["W"][...] = 0
+    layer.params["b"][...] = 1
+    np.testing.assert_array_equal(layer(np.ones((4, 3), np.float32)), np.ones((4, 2)))
+    assert set(layer.params) == set(layer.grads) | {"W", "b"}
+
+
+def test_params_and_grads_have_the_same_keys_after_backward():
+    model = nnbook.models.small_resnet()
+    x = x_of((2, 1, 8, 8)).astype(np.float32)
+    model.backward(np.ones_like(model(x)))
+    for _, module, _ in model.named_parameters():
+        assert set(module.params) == set(module.grads)
+    bn = model[1].bn1
+    assert set(bn.params) == {"gamma", "beta"} and bn.running_mean.shape == (16,)
+
+
+def test_train_eval_switch_dropout_and_batchnorm():
+    model = L.Sequential(L.BatchNorm1d(4), L.Dropout(0.5, rng=np.random.default_rng(0)))
+    x = x_of((8, 4)).astype(np.float32)
+    assert (model(x) == 0).any()          # layers start in training mode
+    model = L.Sequential(L.BatchNorm1d(4), L.Dropout(0.5, rng=np.random.default_rng(0)))
+    model.eval()
+    assert all(not m.training for m in model)
+    out = model(x)      # eval: running stats (mean 0, var 1 initially) and no dropout
+    np.testing.assert_allclose(out, x / np.sqrt(1 + 1e-5), rtol=1e-6)
+
+
+def test_batchnorm_layer_updates_running_stats_only_in_training():
+    bn = L.BatchNorm2d(2)
+    x = (x_of((4, 2, 3, 3)) + 5).astype(np.float32)
+    bn.eval()
+    bn(x)
+    np.testing.assert_array_equal(bn.running_mean, 0)
+    bn.train()
+    bn(x)
+    np.testing.assert_allclose(bn.running_mean, 0.1 * x.mean(axis=(0, 2, 3)), rtol=1e-5)
+
+
+def test_shortcut_layer_two_inputs():
+    s = L.Shortcut(alpha=2.0, beta=3.0)
+    x, y = np.ones((1, 1, 4, 4)), np.ones((1, 1, 2, 2))
+    out = s(x, y)
+    assert out[0, 0, 0, 0] == 5 and out[0, 0, 0, 1] == 1
+    dx, dy = s.backward(np.ones_like(out))
+    assert dx[0, 0, 0, 0] == 2 and dx[0, 0, 0, 1] == 1 and (dy == 3).all()
+
+
+def test_repr_reads_like_the_architecture():
+    text = repr(nnbook.models.small_resnet())
+    assert "(projection): Conv2d(16, 32, kernel_size=(1, 1), stride=(2, 2)" in text
+    assert "(bn1): BatchNorm2d(16" in text
+
+
+def test_initialisation_is_seeded_and_he_scaled():
+    a = L.Conv2d(16, 32, 3, rng=np.random.default_rng(0)).params["W"]
+    b = L.Conv2d(16, 32, 3, rng=np.random.default_rng(0)).params["W"]
+    np.testing.assert_array_equal(a, b)
+    assert abs(a.std() - np.sqrt(2 / (16 * 9))) < 0.01

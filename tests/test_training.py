@@ -1,0 +1,116 @@
+"""End to end: networks learn; optimizers follow their update rules; fit's history."""
+import numpy as np
+import pytest
+
+import nnbook
+from nnbook.optim import SGD, Adam, RMSProp
+
+
+def test_small_resnet_loss_falls_on_digits():
+    X, y, Xt, yt = nnbook.data.load_digits()
+    model = nnbook.models.small_resnet(rng=np.random.default_rng(0))
+    before, _ = nnbook.evaluate(model, Xt, yt)
+    hist = nnbook.fit(model, X, y, epochs=2, batch_size=32, lr=0.1, momentum=0.9,
+                      validation_data=(Xt, yt), progress=False, seed=0)
+    assert hist["loss"][1] < hist["loss"][0] < before
+    assert hist["val_accuracy"][-1] > 0.9
+    assert nnbook.evaluate(model, Xt, yt)[1] == hist["val_accuracy"][-1]
+
+
+def test_mlp_learns_spirals_with_each_optimizer():
+    X, y = nnbook.data.make_spirals(100, 3, seed=0)
+    X = X.astype(np.float32)
+    for name, lr in (("sgd", 0.5), ("adam", 0.02), ("rmsprop", 0.01)):
+        model = nnbook.models.mlp((2, 64, 3), rng=np.random.default_rng(0))
+        hist = nnbook.fit(model, X, y, epochs=60, batch_size=32, optimizer=name, lr=lr, progress=False)
+        assert hist["accuracy"][-1] > 0.8, (name, hist["accuracy"][-1])
+
+
+def test_fit_history_and_validation_split():
+    X, y = nnbook.data.make_blobs(50, 3, seed=1)
+    model = nnbook.models.mlp((2, 8, 3))
+    hist = nnbook.fit(model, X.astype(np.float32), y, epochs=3, val_fraction=0.2, progress=False)
+    assert set(hist) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 3 for v in hist.values())
+    assert not model.training        # fit leaves the model in eval mode
+    assert nnbook.predict(model, X.astype(np.float32)).shape == (150,)
+
+
+def test_fit_is_reproducible_with_a_seed():
+    X, y = nnbook.data.make_blobs(30, 2, seed=2)
+    runs = []
+    for _ in range(2):
+        model = nnbook.models.mlp((2, 5, 2), rng=np.random.default_rng(0))
+        runs.append(nnbook.fit(model, X.astype(np.float32), y, epochs=2, seed=3, progress=False)["loss"])
+    assert runs[0] == runs[1]
+
+
+class _One(nnbook.Module):
+    """A model with one parameter p and a gradient we set by hand."""
+
+    def __init__(self, p):
+        super().__init__()
+        self.params["p"] = np.array(p, dtype=np.float64)
+
+
+def _run(opt_cls, grads, **kw):
+    model = _One([1.0, -2.0])
+    opt = opt_cls(model, **kw)
+    for g in grads:
+        model.grads["p"] = np.array(g, dtype=np.float64)
+        opt.step()
+    return model.params["p"]
+
+
+def test_sgd_momentum_and_weight_decay_rule():
+    g1, g2 = [0.5, 1.0], [0.2, -0.4]
+    p = np.array([1.0, -2.0])
+    v = np.array(g1) + 0.1 * p
+    p = p - 0.1 * v
+    v = 0.9 * v + np.array(g2) + 0.1 * p
+    p = p - 0.1 * v
+    np.testing.assert_allclose(_run(SGD, [g1, g2], lr=0.1, momentum=0.9, weight_decay=0.1), p)
+
+
+def test_adam_first_step_moves_by_lr():
+    p = _run(Adam, [[0.5, -3.0]], lr=0.01)
+    np.testing.assert_allclose(p, [1.0 - 0.01, -2.0 + 0.01], rtol=1e-6)
+
+
+def test_rmsprop_rule():
+    g = np.array([0.5, -3.0])
+    s = 0.01 * g * g
+    np.testing.assert_allclose(_run(RMSProp, [g], lr=0.01, alpha=0.99),
+                               np.array([1.0, -2.0]) - 0.01 * g / (np.sqrt(s) + 1e-8))
+
+
+def test_optimizer_needs_gradients():
+    with pytest.raises(RuntimeError, match="no gradient for p"):
+        SGD(_One([1.0]), lr=0.1).step()
+
+
+@pytest.mark.parametrize("opt", [SGD, Adam, RMSProp])
+def test_optimizers_match_torch(opt):
+    torch = pytest.importorskip("torch")
+    kwargs = {SGD: dict(lr=0.1, momentum=0.9, weight_decay=0.01), Adam: dict(lr=0.01, weight_decay=0.01),
+              RMSProp: dict(lr=0.01, alpha=0.9, weight_decay=0.01)}[opt]
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(2) for _ in range(5)]
+    ours = _run(opt, grads, **kwargs)
+    tp = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
+    topt = {SGD: torch.optim.SGD, Adam: torch.optim.Adam, RMSProp: torch.optim.RMSprop}[opt]([tp], **kwargs)
+    for g in grads:
+        tp.grad = torch.tensor(g)
+        topt.step()
+    np.testing.assert_allclose(ours, tp.detach().numpy(), rtol=1e-6)
+
+
+def test_data_sets_need_no_network_and_have_expected_shapes():
+    X, y, Xt, yt = nnbook.data.load_digits()
+    assert X.shape == (1438, 1, 8, 8) and Xt.shape == (359, 1, 8, 8)
+    assert 0 <= X.min() and X.max() <= 1 and set(np.unique(y)) == set(range(10))
+    photo = nnbook.data.load_photo()
+    assert photo.ndim == 2 and photo.shape[0] > 100 and 0 <= photo.min() <= photo.max() <= 1
+    assert nnbook.data.load_photo(gray=False, size=100).shape[2] == 3
+    Xs, ys = nnbook.data.make_spirals(50, 3)
+    assert Xs.shape == (150, 2) and np.bincount(ys).tolist() == [50, 50, 50]
