@@ -4,6 +4,7 @@
     python3 dev.py lab     # create .venv if needed, install, open the book in JupyterLab
     python3 dev.py test    # create .venv if needed, install, run every test (pytest + nbval)
     python3 dev.py bench   # run the speed benchmarks
+    python3 dev.py site    # build the book as an offline website in site/_build/html
 
 The first run creates ``.venv`` and installs the project (about a minute); later runs
 reinstall only when pyproject.toml changed. Extra arguments are passed to the tool,
@@ -34,7 +35,7 @@ def ensure_env():
         venv.create(VENV, with_pip=True)
     print("installing nnbook and its dependencies into .venv (first run: about a minute) ...", flush=True)
     subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
-    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"], check=True)
+    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev,site]"], check=True)
     STAMP.write_text(wanted)
 
 
@@ -44,7 +45,7 @@ def run(cmd):
 
 
 def main(argv):
-    if not argv or argv[0] not in ("lab", "test", "bench", "setup"):
+    if not argv or argv[0] not in ("lab", "test", "bench", "site", "setup"):
         print(__doc__)
         return 2
     task, rest = argv[0], argv[1:]
@@ -53,6 +54,8 @@ def main(argv):
         return 0
     if task == "test":
         return run([PY, "-m", "pytest", *rest])
+    if task == "site":
+        return run([PY, ROOT / "site" / "build.py", *rest])
     if task == "bench":
         return run([PY, ROOT / "benchmarks" / "bench.py", *rest])
     return run([BIN / "jupyter", "lab", f"--ServerApp.root_dir={ROOT}",
