@@ -91,3 +91,183 @@ def show_feature_maps(maps, ncols=8, title=None, size=1.2):
     maps = np.asarray(maps)
     return show_images(maps, titles=[f"ch {c}" for c in range(len(maps))], ncols=ncols, cmap="viridis",
                        size=size, suptitle=title)
+
+
+def plot_gradient_norms(norms, ax=None, title="gradient norm per layer"):
+    """Gradient norm of each layer (input side left), one line per model, log scale.
+
+    ``norms``: ``{label: {parameter name: norm}}``, e.g. from :func:`nnbook.diagnostics.gradient_norms`.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.2))
+    for label, per_layer in norms.items():
+        values = list(per_layer.values())
+        ax.plot(np.arange(len(values)), values, marker="o", markersize=3, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("layer (0 = nearest the input)")
+    ax.set_ylabel("‖∂L/∂W‖")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def compare_histories(histories, key="loss", ax=None):
+    """One curve per model of ``history[key]`` per epoch; ``histories``: ``{label: history}``."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 3.2))
+    for label, history in histories.items():
+        ax.plot(np.arange(1, len(history[key]) + 1), history[key], marker="o", markersize=3, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key.replace("_", " "))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+# --- figures for chapters 1-3 (fully connected, convolution, pooling) ---------------------------
+
+def show_matrix(a, ax=None, title=None, groups=None, mark=None, fmt="{:g}", cmap="Blues",
+                vmin=None, vmax=None, fontsize=10):
+    """A small 2-D array (H, W) as a grid of cells with each value written in its cell.
+
+    Args:
+        groups: optional int array (H, W); cells with the same id share a pastel colour
+            (e.g. the pooling window each cell belongs to; -1 = no colour). Without it the
+            cells are coloured by value with ``cmap``.
+        mark: optional bool array (H, W); marked cells get a thick black border.
+    """
+    a = np.asarray(a)
+    if a.ndim != 2:
+        raise ValueError(f"show_matrix: expected a 2-D array, got shape {a.shape}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.55 * a.shape[1] + 0.6, 0.55 * a.shape[0] + 0.6))
+    if groups is not None:
+        groups = np.asarray(groups)
+        palette = plt.get_cmap("Pastel1").colors
+        rgb = np.ones(a.shape + (3,))
+        for g in np.unique(groups[groups >= 0]):
+            rgb[groups == g] = palette[int(g) % len(palette)]
+        ax.imshow(rgb)
+        dark = np.zeros(a.shape, dtype=bool)
+    else:
+        vmin = a.min() if vmin is None else vmin
+        vmax = a.max() if vmax is None else vmax
+        ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
+        dark = (a - vmin) > 0.6 * (vmax - vmin) if vmax > vmin else np.zeros(a.shape, dtype=bool)
+    for (i, j), v in np.ndenumerate(a):
+        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=fontsize,
+                color="white" if dark[i, j] else "black")
+    ax.set_xticks(np.arange(a.shape[1] + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(a.shape[0] + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="0.6", linewidth=0.8)
+    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    if mark is not None:
+        for i, j in zip(*np.nonzero(mark)):
+            ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2.5))
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax.figure
+
+
+def plot_linear_circuit(x, w, b, dout, dx, dw, db, ax=None):
+    """Computational graph of one output ``out = sum_i x[i] * w[i] + b`` (D inputs, D <= 4).
+
+    Forward values are written in green above each wire, gradients (given: ``dx``, ``dw``
+    of shape (D,), scalar ``db``, upstream ``dout``) in red below it.
+    """
+    x, w, dx, dw = (np.asarray(v, dtype=float).ravel() for v in (x, w, dx, dw))
+    D = len(x)
+    if not 1 <= D <= 4 or len(w) != D:
+        raise ValueError(f"plot_linear_circuit: need 1 to 4 inputs and as many weights, got {len(x)} and {len(w)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8.5, 1.3 * (2 * D + 1)))
+    ys = [2.6 * (D - 1 - i) + 1.8 for i in range(D)]          # one multiply gate per input
+    y_sum = (ys[0] + ys[-1]) / 2
+    y_b = -0.2
+
+    def wire(p, q, val, grad, side=1):
+        """Arrow p -> q labelled 'value' (green) and 'gradient' (red) on one side of it."""
+        ax.annotate("", xy=q, xytext=p, arrowprops=dict(arrowstyle="->", color="0.3", lw=1.2))
+        mx, my = p[0] + 0.45 * (q[0] - p[0]), p[1] + 0.45 * (q[1] - p[1])
+        box = dict(boxstyle="square,pad=0.1", fc="white", ec="none")
+        my += 0.22 * side
+        ax.text(mx - 0.04, my, f"{val:.2f}", color="tab:green", ha="right", va="center", fontsize=10, bbox=box)
+        ax.text(mx + 0.04, my, f"{grad:.2f}", color="tab:red", ha="left", va="center", fontsize=10, bbox=box)
+
+    def node(p, label, gate=False):
+        ax.text(*p, label, ha="center", va="center", fontsize=12 if gate else 11,
+                bbox=dict(boxstyle="circle" if gate else "round", fc="lightyellow" if gate else "white",
+                          ec="0.3"))
+
+    products = x * w
+    out = products.sum() + b
+    for i in range(D):
+        node((0, ys[i] + 0.6), f"$x_{i + 1}$")
+        node((0, ys[i] - 0.6), f"$w_{i + 1}$")
+        node((2.2, ys[i]), r"$\times$", gate=True)
+        wire((0.3, ys[i] + 0.6), (1.95, ys[i] + 0.08), x[i], dx[i], +1)
+        wire((0.3, ys[i] - 0.6), (1.95, ys[i] - 0.08), w[i], dw[i], -1)
+        wire((2.45, ys[i]), (4.25, y_sum + 0.1 * (ys[i] - y_sum)), products[i], dout, +1 if i == 0 else -1)
+    node((0, y_b), "$b$")
+    wire((0.3, y_b), (4.3, y_sum - 0.25), b, db, -1)
+    node((4.5, y_sum), "$+$", gate=True)
+    wire((4.75, y_sum), (6.6, y_sum), out, dout, +1)
+    node((6.9, y_sum), "out")
+    ax.text(0, ys[0] + 1.35, "on each wire: forward value (green), gradient of the loss (red)",
+            fontsize=9, color="0.3")
+    ax.set_xlim(-0.5, 7.4)
+    ax.set_ylim(y_b - 0.8, ys[0] + 1.6)
+    ax.axis("off")
+    return ax.figure
+
+
+def plot_conv_geometry(H, K, S=1, P=0, pos=(0, 0), ax=None):
+    """A K x K window sliding with stride S over an H x H input zero-padded by P on each side.
+
+    Left: the padded input (padding hatched) with the window that produces output ``pos``;
+    right: the output grid of size Ho x Ho, ``Ho = (H + 2P - K) // S + 1``, with ``pos`` marked.
+    Returns the Figure (a message instead of a grid when the window does not fit).
+    """
+    Hp = H + 2 * P
+    Ho = (Hp - K) // S + 1 if Hp >= K else 0
+    if ax is None:
+        fig, ax = plt.subplots(1, 2, figsize=(9, 4.2), gridspec_kw=dict(width_ratios=(Hp, max(Ho, 1) + 1)))
+    else:
+        fig = ax[0].figure
+    a_in, a_out = ax
+    for a in ax:
+        a.set_aspect("equal")
+        a.axis("off")
+    for r in range(Hp):
+        for c in range(Hp):
+            pad = not (P <= r < P + H and P <= c < P + H)
+            a_in.add_patch(plt.Rectangle((c, Hp - 1 - r), 1, 1, fc="0.92" if pad else "white", ec="0.6",
+                                         hatch="//" if pad else None, lw=0.8))
+    a_in.set_xlim(-0.2, Hp + 0.2)
+    a_in.set_ylim(-0.2, Hp + 0.2)
+    a_in.set_title(f"input {H}x{H}, padding {P} → {Hp}x{Hp}, kernel {K}x{K}, stride {S}"
+                   + ("\n(dashed: rows/columns no window reaches)" if Hp >= K and (Hp - K) % S else ""),
+                   fontsize=10)
+    if Ho <= 0:
+        a_out.text(0.5, 0.5, f"kernel {K} does not fit\nin {Hp}x{Hp}: no output", ha="center", va="center",
+                   transform=a_out.transAxes, fontsize=11, color="tab:red")
+        return fig
+    oy, ox = min(pos[0], Ho - 1), min(pos[1], Ho - 1)
+    a_in.add_patch(plt.Rectangle((ox * S, Hp - oy * S - K), K, K, fc="tab:orange", alpha=0.35,
+                                 ec="tab:red", lw=2.5))
+    used = (Ho - 1) * S + K                     # rows/cols the windows ever touch
+    if used < Hp:
+        a_in.add_patch(plt.Rectangle((used, 0), Hp - used, Hp, fill=False, ec="tab:blue", lw=1.5, ls="--"))
+        a_in.add_patch(plt.Rectangle((0, 0), Hp, Hp - used, fill=False, ec="tab:blue", lw=1.5, ls="--"))
+    for r in range(Ho):
+        for c in range(Ho):
+            hit = (r, c) == (oy, ox)
+            a_out.add_patch(plt.Rectangle((c, Ho - 1 - r), 1, 1, fc="tab:orange" if hit else "white",
+                                          alpha=0.6 if hit else 1, ec="0.4", lw=0.8))
+    a_out.set_xlim(-0.2, Ho + 0.8)
+    a_out.set_ylim(-0.2, max(Ho, 1) + 0.2)
+    a_out.set_title(f"output {Ho}x{Ho}\n⌊({H} + 2·{P} − {K})/{S}⌋ + 1 = {Ho}", fontsize=10)
+    return fig
