@@ -11,11 +11,12 @@ CONV_CASES = [  # x shape, W shape, stride, padding
     ((1, 2, 6, 9), (3, 2, 2, 4), (1, 2), (2, 1)),  # batch 1, non-square kernel, pair args
     ((2, 4, 8, 8), (5, 4, 1, 1), 2, 0),          # 1x1 projection
     ((1, 1, 4, 4), (2, 1, 4, 4), 3, 1),          # stride larger than needed
+    ((1, 32, 3, 4), (32, 32, 3, 3), 1, 1),       # wide: the shifted formulation by default
 ]
 
 
 @pytest.mark.parametrize("x_shape,w_shape,stride,padding", CONV_CASES)
-def test_conv2d_gradients(x_shape, w_shape, stride, padding):
+def test_conv2d_gradients(x_shape, w_shape, stride, padding, conv_method):
     rng = np.random.default_rng(0)
     x, W, b = rand(rng, *x_shape), rand(rng, *w_shape), rand(rng, w_shape[0])
     errors = check_pair_gradients(F.conv2d_forward, F.conv2d_backward, (x, W, b), "x W b".split(), rng,

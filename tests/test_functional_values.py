@@ -33,11 +33,12 @@ def test_maxpool_ties_go_to_first_maximum_only():
 
 
 CONV_CASES = [((2, 3, 6, 5), (4, 3, 3, 2), 1, 0), ((1, 2, 7, 7), (3, 2, 3, 3), 2, 1),
-              ((2, 1, 5, 9), (2, 1, 2, 4), (2, 3), (1, 2)), ((1, 3, 4, 4), (2, 3, 1, 1), 2, 0)]
+              ((2, 1, 5, 9), (2, 1, 2, 4), (2, 3), (1, 2)), ((1, 3, 4, 4), (2, 3, 1, 1), 2, 0),
+              ((1, 2, 5, 6), (3, 2, 3, 3), 1, (2, 0))]
 
 
 @pytest.mark.parametrize("x_shape,w_shape,stride,padding", CONV_CASES)
-def test_conv2d_matches_loop_definition(x_shape, w_shape, stride, padding):
+def test_conv2d_matches_loop_definition(x_shape, w_shape, stride, padding, conv_method):
     rng = np.random.default_rng(0)
     x, W, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
     out, cache = F.conv2d_forward(x, W, b, stride, padding)

@@ -1,20 +1,47 @@
 """2-D convolution (cross-correlation, as in PyTorch's ``conv2d``), NCHW.
 
-Forward is *im2col*: the input patches are copied into a matrix ``cols`` of
-shape (C*kh*kw, N*Ho*Wo), one strided slice per kernel offset, and the whole
-convolution becomes one matrix product ``W.reshape(F, -1) @ cols``.
-Backward reuses ``cols`` for dW and scatters ``W.T @ dout`` back per offset (col2im).
+Two formulations, both loops over the kh*kw kernel offsets only, each a few matrix
+products; :func:`conv2d_forward` picks the faster one for the shapes at hand.
+
+* **im2col** (any stride): the input patches are copied into a matrix ``cols`` of
+  shape (C*kh*kw, N*Ho*Wo), one strided slice per kernel offset, and the whole
+  convolution is one product with ``W.reshape(F, -1)``. Backward reuses ``cols`` for
+  dW and scatters ``W.T @ dout`` back per offset (col2im) for dx.
+* **shifted** (stride 1, many channels): flatten the zero-padded input to
+  (C, N*Hp*Wp). On that flat grid the pixel seen by kernel offset (i, j) is the
+  pixel ``i*Wp + j`` columns further on, so each offset's contribution is
+  ``W[:, :, i, j] @ xflat[:, shift:shift + L]`` on a *view*: nothing is copied.
+  The outputs that wrap around a row or image edge are computed and dropped.
+  dx is the same trick run backwards (a transposed convolution).
 """
+import threading
+
 import numpy as np
 
 from .._checks import as_pair, check_array, check_cache, check_dout, check_shape, conv_output_size
 from ._windows import offset_slices
 
+_local = threading.local()
+_CHUNK = 8192          # columns per block in the shifted method: keeps the running sum in cache
 
-def _pad(x, ph, pw):
-    if ph == 0 and pw == 0:
-        return x
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+def _scratch(name, shape, dtype):
+    """A reusable work array for temporaries that never leave this module.
+
+    Fresh large arrays cost page faults on first touch (a noticeable part of a big
+    convolution), so temporaries are kept per thread and reused.
+    """
+    pool = _local.__dict__.setdefault("pool", {})
+    buf = pool.get(name)
+    size = int(np.prod(shape))
+    if buf is None or buf.dtype != dtype or buf.size < size:
+        buf = pool[name] = np.empty(size, dtype=dtype)
+    return buf[:size].reshape(shape)
+
+
+def _use_shifted(C, F, stride):
+    """The shifted method wins when both channel counts are large enough for efficient products."""
+    return stride == (1, 1) and min(C, F) >= 32
 
 
 def conv2d_forward(x, W, b, stride=1, padding=0):
@@ -43,26 +70,17 @@ def conv2d_forward(x, W, b, stride=1, padding=0):
     if b is not None:
         check_array(b, who, "b", ndim=1)
         check_shape(b, (F,), who, "b")
-    sh, sw = as_pair(stride, who, "stride")
-    ph, pw = as_pair(padding, who, "padding")
-    Ho = conv_output_size(H, kh, sh, ph, who)
-    Wo = conv_output_size(Wd, kw, sw, pw, who)
-
-    # im2col: cols[c, i, j, n, y, x] = xpad[n, c, y*sh + i, x*sw + j]
-    xpad_t = _pad(x, ph, pw).transpose(1, 0, 2, 3)            # (C, N, Hp, Wp) view
-    cols = np.empty((C, kh, kw, N, Ho, Wo), dtype=x.dtype)
-    for _, (i, j), (rows, cs) in offset_slices((kh, kw), (sh, sw), (Ho, Wo)):
-        cols[:, i, j] = xpad_t[:, :, rows, cs]
-    cols = cols.reshape(C * kh * kw, N * Ho * Wo)
-
-    out_t = (W.reshape(F, -1).astype(x.dtype, copy=False) @ cols).reshape(F, N, Ho, Wo)
-    out = np.empty((N, F, Ho, Wo), dtype=x.dtype)
-    if b is None:
-        np.copyto(out, out_t.transpose(1, 0, 2, 3))
+    stride, padding = as_pair(stride, who, "stride"), as_pair(padding, who, "padding")
+    out_size = (conv_output_size(H, kh, stride[0], padding[0], who),
+                conv_output_size(Wd, kw, stride[1], padding[1], who))
+    W = W.astype(x.dtype, copy=False)
+    if _use_shifted(C, F, stride):
+        out, saved = _shifted_forward(x, W, padding, out_size)
     else:
-        np.add(out_t.transpose(1, 0, 2, 3), b.astype(x.dtype, copy=False)[:, None, None], out=out)
-    cache = (x.shape, W, b is not None, cols, (sh, sw), (ph, pw))
-    return out, cache
+        out, saved = _im2col_forward(x, W, stride, padding, out_size)
+    if b is not None:
+        out += b.astype(x.dtype, copy=False)[:, None, None]
+    return out, (x.shape, W, b is not None, stride, padding, saved)
 
 
 def conv2d_backward(dout, cache):
@@ -76,21 +94,112 @@ def conv2d_backward(dout, cache):
     """
     who = "conv2d_backward"
     check_cache(cache, who, 6)
-    x_shape, W, has_bias, cols, (sh, sw), (ph, pw) = cache
+    x_shape, W, has_bias, stride, padding, saved = cache
     N, C, H, Wd = x_shape
     F, _, kh, kw = W.shape
-    Ho = (H + 2 * ph - kh) // sh + 1
-    Wo = (Wd + 2 * pw - kw) // sw + 1
-    check_dout(dout, (N, F, Ho, Wo), who)
+    out_size = ((H + 2 * padding[0] - kh) // stride[0] + 1, (Wd + 2 * padding[1] - kw) // stride[1] + 1)
+    check_dout(dout, (N, F) + out_size, who)
+    db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    if _use_shifted(C, F, stride):
+        dx, dW = _shifted_backward(dout, x_shape, W, padding, saved)
+    else:
+        dx, dW = _im2col_backward(dout, x_shape, W, stride, padding, saved)
+    return dx, dW, db
 
-    dout_t = dout.transpose(1, 0, 2, 3).reshape(F, N * Ho * Wo)   # (F, N*Ho*Wo) copy
-    db = dout_t.sum(axis=1) if has_bias else None
-    dW = (dout_t @ cols.T).reshape(W.shape)
-    dcols = (W.reshape(F, -1).T.astype(dout.dtype, copy=False) @ dout_t).reshape(C, kh, kw, N, Ho, Wo)
 
-    # col2im: add each offset's patch gradient back where it came from
-    dxpad_t = np.zeros((C, N, H + 2 * ph, Wd + 2 * pw), dtype=dout.dtype)
-    for _, (i, j), (rows, cs) in offset_slices((kh, kw), (sh, sw), (Ho, Wo)):
+# --- im2col ----------------------------------------------------------------------------
+
+def _im2col_forward(x, W, stride, padding, out_size):
+    (N, C, H, Wd), (F, _, kh, kw), (ph, pw), (Ho, Wo) = x.shape, W.shape, padding, out_size
+    # cols[c, i, j, n, y, x] = xpad[n, c, y*sh + i, x*sw + j]
+    xpad_t = _scratch("xpad", (C, N, H + 2 * ph, Wd + 2 * pw), x.dtype)     # (C, N, Hp, Wp)
+    if ph or pw:
+        xpad_t.fill(0)
+    xpad_t[:, :, ph:ph + H, pw:pw + Wd] = x.transpose(1, 0, 2, 3)
+    cols = np.empty((C, kh, kw, N, Ho, Wo), dtype=x.dtype)
+    for _, (i, j), (rows, cs) in offset_slices((kh, kw), stride, out_size):
+        cols[:, i, j] = xpad_t[:, :, rows, cs]
+    cols = cols.reshape(C * kh * kw, N * Ho * Wo)
+    # one product, (N*Ho*Wo, C*kh*kw) @ (C*kh*kw, F): the faster orientation here
+    out_t = np.matmul(cols.T, W.reshape(F, -1).T, out=_scratch("out", (N * Ho * Wo, F), x.dtype))
+    out = np.empty((N, F, Ho * Wo), dtype=x.dtype)
+    np.copyto(out, out_t.reshape(N, Ho * Wo, F).transpose(0, 2, 1))
+    return out.reshape(N, F, Ho, Wo), cols
+
+
+def _im2col_backward(dout, x_shape, W, stride, padding, cols):
+    (N, C, H, Wd), (F, _, kh, kw), (ph, pw) = x_shape, W.shape, padding
+    Ho, Wo = dout.shape[2:]
+    dout_t = _scratch("dout", (F, N, Ho, Wo), dout.dtype)
+    dout_t[...] = dout.transpose(1, 0, 2, 3)
+    dout_t = dout_t.reshape(F, N * Ho * Wo)
+    dW = (cols @ dout_t.T).T.reshape(W.shape)
+    dcols = np.matmul(W.reshape(F, -1).T, dout_t,
+                      out=_scratch("dcols", (C * kh * kw, N * Ho * Wo), dout.dtype))
+    dcols = dcols.reshape(C, kh, kw, N, Ho, Wo)
+    # col2im: add each offset's patch gradient back where the patch came from
+    dxpad_t = _scratch("dxpad", (C, N, H + 2 * ph, Wd + 2 * pw), dout.dtype)
+    dxpad_t.fill(0)
+    for _, (i, j), (rows, cs) in offset_slices((kh, kw), stride, (Ho, Wo)):
         dxpad_t[:, :, rows, cs] += dcols[:, i, j]
     dx = np.ascontiguousarray(dxpad_t[:, :, ph:ph + H, pw:pw + Wd].transpose(1, 0, 2, 3))
-    return dx, dW, db
+    return dx, dW
+
+
+# --- shifted (stride 1) -------------------------------------------------------------------
+
+def _flat_geometry(x_shape, W_shape, padding):
+    (N, C, H, Wd), (F, _, kh, kw), (ph, pw) = x_shape, W_shape, padding
+    Hp, Wp = H + 2 * ph, Wd + 2 * pw
+    return Hp, Wp, N * Hp * Wp, (kh - 1) * Wp + (kw - 1)        # ..., L, largest shift
+
+
+def _shifted_sum(weights, src, base, shifts, out):
+    """``out[:, p] = sum_k weights[k] @ src[:, base + shifts[k] + p]``, in cache-sized blocks."""
+    L = out.shape[1]
+    tmp = _scratch("shift_tmp", (out.shape[0], min(_CHUNK, L)), out.dtype)
+    for s in range(0, L, _CHUNK):
+        e = min(L, s + _CHUNK)
+        acc, t = out[:, s:e], tmp[:, :e - s]
+        for k, shift in enumerate(shifts):
+            view = src[:, base + shift + s: base + shift + e]
+            if k == 0:
+                np.matmul(weights[k], view, out=acc)
+            else:
+                np.matmul(weights[k], view, out=t)
+                acc += t
+
+
+def _shifted_forward(x, W, padding, out_size):
+    (N, C, H, Wd), (F, _, kh, kw), (ph, pw), (Ho, Wo) = x.shape, W.shape, padding, out_size
+    Hp, Wp, L, max_shift = _flat_geometry(x.shape, W.shape, padding)
+    xflat = np.zeros((C, L + max_shift), dtype=x.dtype)      # kept for dW
+    xflat[:, :L].reshape(C, N, Hp, Wp)[:, :, ph:ph + H, pw:pw + Wd] = x.transpose(1, 0, 2, 3)
+    shifts = [i * Wp + j for i in range(kh) for j in range(kw)]
+    weights = W.transpose(2, 3, 0, 1).reshape(kh * kw, F, C)
+    out_flat = _scratch("out_flat", (F, L), x.dtype)
+    _shifted_sum(weights, xflat, 0, shifts, out_flat)
+    out = np.ascontiguousarray(out_flat.reshape(F, N, Hp, Wp)[:, :, :Ho, :Wo].transpose(1, 0, 2, 3))
+    return out, xflat
+
+
+def _shifted_backward(dout, x_shape, W, padding, xflat):
+    (N, C, H, Wd), (F, _, kh, kw), (ph, pw) = x_shape, W.shape, padding
+    Ho, Wo = dout.shape[2:]
+    Hp, Wp, L, max_shift = _flat_geometry(x_shape, W.shape, padding)
+    shifts = [i * Wp + j for i in range(kh) for j in range(kw)]
+    # dout on the flat padded grid, zero where no output exists, with max_shift zeros on each side
+    dflat = _scratch("dflat", (F, L + 2 * max_shift), dout.dtype)
+    dflat.fill(0)
+    dflat[:, max_shift:max_shift + L].reshape(F, N, Hp, Wp)[:, :, :Ho, :Wo] = dout.transpose(1, 0, 2, 3)
+    dvalid = dflat[:, max_shift:max_shift + L]
+    dW = np.empty((kh * kw, F, C), dtype=dout.dtype)
+    for k, shift in enumerate(shifts):
+        np.matmul(dvalid, xflat[:, shift:shift + L].T, out=dW[k])
+    dW = dW.reshape(kh, kw, F, C).transpose(2, 3, 0, 1).copy()
+    # dx[:, q] = sum_k W_k.T @ dout[:, q - shift_k]   (a transposed convolution)
+    weights_t = W.transpose(2, 3, 1, 0).reshape(kh * kw, C, F)
+    dx_flat = _scratch("dx_flat", (C, L), dout.dtype)
+    _shifted_sum(weights_t, dflat, max_shift, [-s for s in shifts], dx_flat)
+    dx = np.ascontiguousarray(dx_flat.reshape(C, N, Hp, Wp)[:, :, ph:ph + H, pw:pw + Wd].transpose(1, 0, 2, 3))
+    return dx, dW
