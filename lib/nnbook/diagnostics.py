@@ -6,6 +6,7 @@
 import numpy as np
 
 from .functional.losses import softmax_cross_entropy
+from .gradcheck import _modules
 
 
 def gradient_norms(model, X, y, keys=("W",)):
@@ -50,12 +51,6 @@ def feature_maps(model, x):
         x = layer(x)
         outputs.append((f"{i}: {layer.name}", x))
     return outputs
-
-
-def _modules(model):
-    yield model
-    for child in model.children():
-        yield from _modules(child)
 
 
 def _running_stats(model):

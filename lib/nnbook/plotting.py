@@ -119,6 +119,7 @@ def compare_histories(histories, key="loss", ax=None):
         _, ax = plt.subplots(figsize=(4.5, 3.2))
     for label, history in histories.items():
         ax.plot(np.arange(1, len(history[key]) + 1), history[key], marker="o", markersize=3, label=label)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(key.replace("_", " "))
     ax.grid(alpha=0.3)
