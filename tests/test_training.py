@@ -114,3 +114,25 @@ def test_data_sets_need_no_network_and_have_expected_shapes():
     assert nnbook.data.load_photo(gray=False, size=100).shape[2] == 3
     Xs, ys = nnbook.data.make_spirals(50, 3)
     assert Xs.shape == (150, 2) and np.bincount(ys).tolist() == [50, 50, 50]
+
+
+def test_lr_schedule_cosine_and_callable():
+    X, y = nnbook.data.make_blobs(20, 2, seed=0)
+    X = X.astype(np.float32)
+    seen = []
+    opt = SGD(nnbook.models.mlp((2, 2)), lr=1.0)
+    real_step = opt.step
+
+    def spy():
+        seen.append(opt.lr)
+        real_step()
+
+    opt.step = spy
+    nnbook.fit(opt.model, X, y, epochs=4, batch_size=40, optimizer=opt, lr_schedule="cosine", progress=False)
+    np.testing.assert_allclose(seen, [0.5 * (1 + np.cos(np.pi * e / 4)) for e in range(4)])
+    seen.clear()
+    nnbook.fit(opt.model, X, y, epochs=2, batch_size=40, optimizer=opt, lr_schedule=lambda e: 0.1 / (e + 1),
+               progress=False)
+    np.testing.assert_allclose(seen, [0.1, 0.05])
+    with pytest.raises(ValueError, match="lr_schedule must be"):
+        nnbook.fit(opt.model, X, y, epochs=1, optimizer=opt, lr_schedule="step", progress=False)

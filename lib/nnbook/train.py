@@ -33,7 +33,7 @@ def _check_xy(X, y, who):
 
 
 def fit(model, X, y, epochs=10, batch_size=64, optimizer="sgd", lr=0.05, val_fraction=0.0,
-        validation_data=None, seed=0, progress=True, **optimizer_options):
+        validation_data=None, seed=0, progress=True, lr_schedule=None, **optimizer_options):
     """Train ``model`` on ``(X, y)`` with mini-batches and softmax cross-entropy.
 
     Args:
@@ -45,6 +45,8 @@ def fit(model, X, y, epochs=10, batch_size=64, optimizer="sgd", lr=0.05, val_fra
             ``validation_data=(X_val, y_val)``.
         seed: seeds the shuffling (and the validation split).
         progress: show a tqdm bar (a widget in JupyterLab, text in a terminal).
+        lr_schedule: None (constant), ``"cosine"`` (decay from lr to 0 over the epochs,
+            one step per epoch), or a function ``epoch -> lr``.
     Returns:
         history: dict of per-epoch lists ``loss``, ``accuracy`` (training, measured while
         training) and, with validation data, ``val_loss``, ``val_accuracy``.
@@ -65,11 +67,19 @@ def fit(model, X, y, epochs=10, batch_size=64, optimizer="sgd", lr=0.05, val_fra
     elif not isinstance(optimizer, Optimizer):
         raise TypeError(f"fit: optimizer must be a name or an Optimizer, got {type(optimizer).__name__}")
 
+    base_lr = optimizer.lr
+    if lr_schedule == "cosine":
+        lr_schedule = lambda epoch: 0.5 * base_lr * (1 + np.cos(np.pi * epoch / epochs))  # noqa: E731
+    elif lr_schedule is not None and not callable(lr_schedule):
+        raise ValueError(f"fit: lr_schedule must be None, 'cosine' or a function epoch -> lr, got {lr_schedule!r}")
+
     history = {"loss": [], "accuracy": []}
     if validation_data is not None:
         history.update(val_loss=[], val_accuracy=[])
     bar = _progress(epochs * -(-len(X) // batch_size), progress)
     for epoch in range(epochs):
+        if lr_schedule is not None:
+            optimizer.lr = float(lr_schedule(epoch))
         model.train()
         total_loss = correct = 0.0
         for idx in _batches(len(X), batch_size, rng):
