@@ -1,0 +1,114 @@
+"""Static checks of every chapter in book/ (the notebooks themselves are run by nbval).
+
+Each notebook must be valid nbformat JSON, committed executed (every code cell with source has an
+execution count), free of error outputs (except cells tagged ``raises-exception``), and link only
+to the agreed exercise notebooks; chapters 1-5 must each link to their own exercise notebook.
+"""
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+CHAPTERS = sorted(BOOK.glob("*.ipynb"))
+
+# The exercise notebooks the chapters may point to (exercises/ is made from solutions/).
+EXERCISES = ("ex1_fully_connected.ipynb", "ex2_convolution.ipynb", "ex3_pooling.ipynb",
+             "ex4_dropout.ipynb", "ex5_residual.ipynb")
+EXERCISE_LINK = re.compile(r"exercises/([^)\s`'\"]+\.ipynb)")
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def _load(path):
+    text = path.read_text(encoding="utf-8")
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as e:
+        pytest.fail(f"{path.name} is not valid JSON: {e}")
+    nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+    nbformat.validate(nb)
+    return nb
+
+
+def _code_cells(nb):
+    return [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+
+
+def _markdown(nb):
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def _chapter_number(path):
+    m = re.match(r"(\d+)_", path.name)
+    return int(m.group(1)) if m else None
+
+
+def test_book_has_chapters():
+    assert CHAPTERS, f"no notebooks found in {BOOK}"
+    assert (BOOK / "00_start_here.ipynb") in CHAPTERS
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
+def test_valid_notebook(path):
+    nb = _load(path)
+    assert nb.nbformat == 4, f"{path.name}: nbformat {nb.nbformat}, expected 4"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
+def test_executed(path):
+    unrun = [i for i, c in _code_cells(_load(path)) if c.source.strip() and c.execution_count is None]
+    assert not unrun, (f"{path.name}: code cells {unrun} have no execution count; commit the notebook "
+                       "executed (jupyter nbconvert --to notebook --execute --inplace)")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
+def test_no_unexpected_errors(path):
+    bad = []
+    for i, cell in _code_cells(_load(path)):
+        if "raises-exception" in cell.metadata.get("tags", []):
+            continue
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                bad.append(f"cell {i}: {out.ename}: {out.evalue}")
+    assert not bad, f"{path.name}: error outputs in cells not tagged raises-exception: {bad}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
+def test_outputs_fit_nbval(path):
+    """No SVG (nbval compares it and its date stamps differ); widget cells ignored by nbval;
+    figures need the inline backend (conftest.py gives test kernels MPLBACKEND=Agg)."""
+    nb = _load(path)
+    problems = []
+    has_png = False
+    for i, cell in _code_cells(nb):
+        kinds = {k for out in cell.get("outputs", []) for k in out.get("data", {})}
+        has_png |= "image/png" in kinds
+        if "image/svg+xml" in kinds:
+            problems.append(f"cell {i} has SVG output")
+        first = cell.source.lstrip().splitlines()[0] if cell.source.strip() else ""
+        if WIDGET_MIME in kinds and first.strip() not in ("# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP"):
+            problems.append(f"cell {i} shows a widget but does not start with # NBVAL_IGNORE_OUTPUT")
+    code = "\n".join(c.source for _, c in _code_cells(nb))
+    if has_png and "%matplotlib inline" not in code:
+        problems.append("has figures but never runs %matplotlib inline (tests run with MPLBACKEND=Agg, "
+                        "so the figures would be missing and nbval would fail)")
+    assert not problems, f"{path.name}: {problems}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
+def test_exercise_links(path):
+    nb = _load(path)
+    linked = EXERCISE_LINK.findall(_markdown(nb))
+    unknown = sorted(set(linked) - set(EXERCISES))
+    assert not unknown, f"{path.name}: links to unknown exercise notebooks {unknown}; expected one of {EXERCISES}"
+    missing = [name for name in set(linked)
+               if not (ROOT / "exercises" / name).exists() and not (ROOT / "solutions" / name).exists()]
+    assert not missing, f"{path.name}: linked exercise notebooks exist in neither exercises/ nor solutions/: {missing}"
+    n = _chapter_number(path)
+    if n is not None and 1 <= n <= len(EXERCISES):
+        own = EXERCISES[n - 1]
+        assert f"../exercises/{own}" in _markdown(nb), (
+            f"{path.name}: chapter {n} must link to its exercise notebook ../exercises/{own}")

@@ -1,0 +1,106 @@
+"""The book's widgets (nnbook.widgets) and chapter 1-3 figures (nnbook.plotting): they compute the
+right thing, and every control redraws without error."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from nnbook import functional as F  # noqa: E402
+from nnbook import plotting, widgets  # noqa: E402
+from nnbook.data import load_photo, make_spirals  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return load_photo(gray=True, size=60)          # (60, 51)
+
+
+def test_spiral_figure_learns_and_survives_divergence():
+    X, y = make_spirals(60, 3, noise=0.2, seed=0)
+    _, history = widgets.spiral_figure(X, y, hidden=64, lr=1.0, steps=500)
+    assert history["accuracy"][-1] > 0.9
+    assert history["loss"][-1] < history["loss"][0]
+    fig, history = widgets.spiral_figure(X, y, hidden=64, lr=1e6, steps=50)   # diverges
+    assert fig is not None
+    assert history is None or not history["loss"][-1] < history["loss"][0]
+
+
+def test_filter_image_identity_and_errors(photo):
+    assert np.allclose(widgets.filter_image(photo, widgets.KERNELS["identity"]), photo)
+    box = widgets.filter_image(np.ones((5, 5)), widgets.KERNELS["box blur"])
+    assert np.allclose(box[1:-1, 1:-1], 1.0) and np.isclose(box[0, 0], 4 / 9)   # zero padding at corners
+    with pytest.raises(ValueError, match="odd kernel"):
+        widgets.filter_image(photo, np.ones((2, 2)))
+
+
+def test_pool_image_matches_functional(photo):
+    x = photo[None, None]
+    assert np.array_equal(widgets.pool_image(photo, "max", 3), F.maxpool2d_forward(x, 3)[0][0, 0])
+    assert np.allclose(widgets.pool_image(photo, "mean", 4, 2), F.avgpool2d_forward(x, 4, 2)[0][0, 0])
+    with pytest.raises(ValueError, match="kind"):
+        widgets.pool_image(photo, "median")
+
+
+@pytest.mark.parametrize("make, changes", [
+    (lambda img: widgets.spiral_playground(steps=20), {"hidden": 4, "learning rate": 0.1}),
+    (lambda img: widgets.kernel_playground(img), {"preset": "sharpen"}),
+    (lambda img: widgets.conv_geometry_playground(),
+     {"input H": 9, "kernel K": 5, "stride S": 3, "padding P": 0, "output position": 3}),
+    (lambda img: widgets.pooling_playground(img), {"pooling": "mean", "window": 5, "stride = window": False}),
+])
+def test_playground_controls_redraw(photo, make, changes):
+    box = make(photo)
+    controls = {}
+    stack = [box]
+    while stack:
+        w = stack.pop()
+        stack.extend(getattr(w, "children", ()))
+        if getattr(w, "description", None):
+            controls[w.description] = w
+    for name, value in changes.items():
+        assert name in controls, f"no control named {name!r}: {sorted(controls)}"
+        controls[name].value = value            # runs the redraw callback
+        assert controls[name].value == value
+
+
+def test_kernel_playground_loads_preset(photo):
+    box = widgets.kernel_playground(photo)
+    preset = box.children[0].children[0]
+    grid = box.children[0].children[2]
+    preset.value = "vertical edges (Sobel x)"
+    values = np.array([c.value for c in grid.children]).reshape(3, 3)
+    assert np.allclose(values, widgets.KERNELS["vertical edges (Sobel x)"])
+
+
+def test_conv_geometry_output_size_in_title():
+    fig = plotting.plot_conv_geometry(H=6, K=3, S=2, P=1, pos=(1, 2))
+    titles = " ".join(ax.get_title() for ax in fig.axes)
+    assert "output 3x3" in titles                  # floor((6 + 2 - 3) / 2) + 1 = 3
+    fig = plotting.plot_conv_geometry(H=2, K=5, S=1, P=0)
+    assert any("does not fit" in t.get_text() for ax in fig.axes for t in ax.texts)
+
+
+def test_show_matrix_writes_every_value():
+    a = np.arange(6.0).reshape(2, 3)
+    fig = plotting.show_matrix(a, groups=np.array([[0, 0, 1], [0, 0, 1]]), mark=a > 4)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["0", "1", "2", "3", "4", "5"]
+    with pytest.raises(ValueError, match="2-D"):
+        plotting.show_matrix(np.zeros(3))
+
+
+def test_linear_circuit_labels():
+    fig = plotting.plot_linear_circuit([1.0, -2.0], [0.5, 0.25], 0.1, 2.0, [1.0, 0.5], [2.0, -4.0], 2.0)
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert {"1.00", "-2.00", "0.50", "-4.00", "0.10", "2.00"} <= texts
+    with pytest.raises(ValueError):
+        plotting.plot_linear_circuit([1.0] * 5, [1.0] * 5, 0, 1, [1.0] * 5, [1.0] * 5, 1)
