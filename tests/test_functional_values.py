@@ -65,7 +65,12 @@ def test_pooling_matches_loop_definition(pool, kernel, stride):
 def test_linear_matches_loop_definition():
     rng = np.random.default_rng(2)
     x, W, b = rng.standard_normal((3, 2, 5)), rng.standard_normal((10, 4)), rng.standard_normal(4)
-    assert rel_error(F.linear_forward(x, W, b)[0], naive.linear_forward(x, W, b)[0]) < 1e-12
+    out, cache = F.linear_forward(x, W, b)
+    ref, ref_cache = naive.linear_forward(x, W, b)
+    assert rel_error(out, ref) < 1e-12
+    dout = rng.standard_normal(out.shape)
+    for got, want in zip(F.linear_backward(dout, cache), naive.linear_backward(dout, ref_cache)):
+        assert rel_error(got, want) < 1e-12
 
 
 def test_shortcut_example_from_darknet_rule():

@@ -105,3 +105,14 @@ def linear_forward(x, W, b):
         for m in range(W.shape[1]):
             out[n, m] = np.dot(x2[n], W[:, m]) + b[m]
     return out, (x, W)
+
+
+def linear_backward(dout, cache):
+    """Returns dx (shape of x), dW (D, M), db (M,), one example at a time."""
+    x, W = cache
+    x2 = x.reshape(x.shape[0], -1)
+    dx, dW = np.zeros_like(x2), np.zeros_like(W)
+    for n in range(x2.shape[0]):
+        dx[n] = W @ dout[n]
+        dW += np.outer(x2[n], dout[n])
+    return dx.reshape(x.shape), dW, dout.sum(axis=0)

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Speed of nnbook's layers next to a naive loop version and PyTorch (CPU), in one run.
+
+    python3 dev.py bench                 # all shapes, one BLAS/torch thread (as in the book)
+    python3 dev.py bench --threads 2     # both libraries on 2 threads
+    python3 dev.py bench --quick         # tiny shapes, to check that the script runs
+
+Each cell is the best of several forward+backward passes, float32. The naive loop
+version (nnbook.naive, written as a learner first writes it) is timed on one image and
+scaled by the batch size. PyTorch is optional (``pip install torch==2.13.0``).
+Compare the ratios, not the absolute times: the machine may be shared.
+"""
+import argparse
+import os
+import sys
+import time
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--threads", type=int, default=1, help="BLAS and torch threads (default 1)")
+    p.add_argument("--repeat", type=int, default=7, help="timed repetitions per cell (best is kept)")
+    p.add_argument("--quick", action="store_true", help="tiny shapes and no training (smoke test)")
+    p.add_argument("--no-train", action="store_true", help="skip the ResNet training benchmark")
+    return p.parse_args()
+
+
+ARGS = parse()
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402  (after the thread settings)
+
+import nnbook  # noqa: E402
+from nnbook import functional as F  # noqa: E402
+from nnbook import naive  # noqa: E402
+
+try:
+    import torch
+    torch.set_num_threads(ARGS.threads)
+except ImportError:
+    torch = None
+
+# name, op, input shape, op arguments
+CASES = [
+    ("conv 3x3, 32x64x32x32 -> 64", "conv", (32, 64, 32, 32), dict(F=64, k=3, stride=1, padding=1)),
+    ("conv 3x3, 64x16x14x14 -> 32", "conv", (64, 16, 14, 14), dict(F=32, k=3, stride=1, padding=1)),
+    ("conv 3x3, 64x1x28x28 -> 16", "conv", (64, 1, 28, 28), dict(F=16, k=3, stride=1, padding=1)),
+    ("conv 1x1/2 proj, 32x64x32x32 -> 128", "conv", (32, 64, 32, 32), dict(F=128, k=1, stride=2, padding=0)),
+    ("maxpool 2x2, 64x16x28x28", "maxpool", (64, 16, 28, 28), dict(k=2)),
+    ("linear, 128x784 -> 256", "linear", (128, 784), dict(M=256)),
+]
+QUICK = [
+    ("conv 3x3, 2x3x8x8 -> 4", "conv", (2, 3, 8, 8), dict(F=4, k=3, stride=1, padding=1)),
+    ("maxpool 2x2, 2x3x8x8", "maxpool", (2, 3, 8, 8), dict(k=2)),
+    ("linear, 4x10 -> 3", "linear", (4, 10), dict(M=3)),
+]
+
+
+def best_time(fn, repeat):
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def make_inputs(op, shape, a, rng):
+    x = rng.standard_normal(shape, dtype=np.float32)
+    if op == "conv":
+        W = rng.standard_normal((a["F"], shape[1], a["k"], a["k"]), dtype=np.float32)
+        return x, W, rng.standard_normal(a["F"], dtype=np.float32)
+    if op == "linear":
+        return x, rng.standard_normal((shape[1], a["M"]), dtype=np.float32), rng.standard_normal(a["M"], dtype=np.float32)
+    return (x,)
+
+
+def runner(lib, op, inputs, a):
+    """A function running one forward+backward pass with ``lib`` (functional or naive module)."""
+    if op == "conv":
+        def run():
+            out, cache = lib.conv2d_forward(*inputs, a["stride"], a["padding"])
+            lib.conv2d_backward(np.ones_like(out), cache)
+    elif op == "maxpool":
+        def run():
+            out, cache = lib.maxpool2d_forward(inputs[0], a["k"])
+            lib.maxpool2d_backward(np.ones_like(out), cache)
+    else:
+        def run():
+            out, cache = lib.linear_forward(*inputs)
+            lib.linear_backward(np.ones_like(out), cache)
+    return run
+
+
+def torch_runner(op, inputs, a):
+    ts = [torch.tensor(v, requires_grad=True) for v in inputs]
+    TF = torch.nn.functional
+
+    def run():
+        if op == "conv":
+            out = TF.conv2d(ts[0], ts[1], ts[2], a["stride"], a["padding"])
+        elif op == "maxpool":
+            out = TF.max_pool2d(ts[0], a["k"])
+        else:
+            out = ts[0] @ ts[1] + ts[2]
+        out.backward(torch.ones_like(out))
+    return run
+
+
+def bench_layers(cases):
+    rng = np.random.default_rng(0)
+    rows = []
+    for name, op, shape, a in cases:
+        inputs = make_inputs(op, shape, a, rng)
+        ours = best_time(runner(F, op, inputs, a), ARGS.repeat)
+        one = tuple(v[:1] if i == 0 else v for i, v in enumerate(inputs))      # naive: one image, scaled
+        loop = best_time(runner(naive, op, one, a), 1) * shape[0]
+        ref = best_time(torch_runner(op, inputs, a), ARGS.repeat) if torch else None
+        rows.append((name, ours, loop, ref))
+    print(f"\nforward + backward, float32, {ARGS.threads} thread(s); best of {ARGS.repeat}")
+    head = f"{'operation':38s} {'nnbook':>10s} {'naive loops':>12s} {'PyTorch':>10s} {'nnbook/PyTorch':>15s} {'naive/nnbook':>13s}"
+    print(head)
+    print("-" * len(head))
+    for name, ours, loop, ref in rows:
+        ref_s = f"{ref * 1e3:8.2f}ms" if ref else "       n/a"
+        ratio = f"{ours / ref:14.2f}x" if ref else "            n/a"
+        print(f"{name:38s} {ours * 1e3:8.2f}ms {loop * 1e3:10.1f}ms {ref_s} {ratio} {loop / ours:12.0f}x")
+    return rows
+
+
+def bench_training():
+    X, y, Xt, yt = nnbook.data.load_digits()
+    model = nnbook.models.small_resnet(rng=np.random.default_rng(0))
+    t = time.perf_counter()
+    nnbook.fit(model, X, y, epochs=8, batch_size=32, lr=0.1, momentum=0.9, weight_decay=5e-4,
+               lr_schedule="cosine", seed=0, progress=False)
+    seconds = time.perf_counter() - t
+    _, acc = nnbook.evaluate(model, Xt, yt)
+    print(f"\nsmall ResNet ({model.num_parameters():,} parameters) on the 8x8 digits, 8 epochs: "
+          f"test accuracy {acc:.1%} ({len(yt)} test images) in {seconds:.1f} s of training")
+    return acc, seconds
+
+
+def main():
+    print(f"nnbook {nnbook.__version__}, numpy {np.__version__}"
+          + (f", torch {torch.__version__}" if torch else ", torch not installed"))
+    bench_layers(QUICK if ARGS.quick else CASES)
+    if not (ARGS.quick or ARGS.no_train):
+        bench_training()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
