@@ -77,4 +77,4 @@ def randn(rng, *shape, dtype=np.float64, scale=1.0):
 
 
 def describe_shape(shape):
-    return "(" + ", ".join(str(s) for s in shape) + ")"
+    return str(tuple(int(s) for s in shape))

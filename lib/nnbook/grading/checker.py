@@ -218,7 +218,8 @@ def _run_backward(ex, case, fn, forward):
 
 
 def _run_gradcheck(ex, case, fn, forward):
-    """Learner's backward vs a numerical gradient of the learner's forward (float64)."""
+    """Learner's backward (on the learner's own cache) vs a numerical gradient (float64) of the
+    reference forward, or of the learner's forward when ``ex.gradcheck_forward == "learner"``."""
     if ex.gradcheck is not None:
         ok, errs = _call(ex.gradcheck, ex.id, fn, case)
         if not ok:
@@ -227,12 +228,15 @@ def _run_gradcheck(ex, case, fn, forward):
                 for n, e in errs if not e <= GRADCHECK_TOL]
     args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in case.args)   # Rng placeholders kept
     kwargs = dict(case.kwargs)
-    ok, fres = _call(forward, ex.forward, *_fresh_rngs(args), **_fresh_rngs(kwargs))
+    own = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)  # the learner's forward may change them
+    ok, fres = _call(forward, ex.forward, *_fresh_rngs(own), **_fresh_rngs(kwargs))
     if not ok:
         return [Problem("exception", "forward", f"your {ex.forward} raised {describe_exception(fres)}")]
     if not isinstance(fres, tuple) or len(fres) != 2 or not isinstance(fres[0], np.ndarray):
         return [Problem("structure", "forward", f"your {ex.forward} must return (out, cache)")]
     out, cache = fres
+    if ex.gradcheck_forward != "learner":
+        out = ex.ref_forward(*_fresh_rngs(args), **_fresh_rngs(kwargs))[0]
     dout = np.random.default_rng(case.seed).standard_normal(out.shape)
     ok, result = _call(fn, ex.id, dout, cache)
     if not ok:
@@ -241,11 +245,12 @@ def _run_gradcheck(ex, case, fn, forward):
     if problem:
         return [problem]
     problems = []
+    differentiate = forward if ex.gradcheck_forward == "learner" else ex.ref_forward
     for name, idx in zip(ex.outputs, ex.grad_args):
         x = args[idx]
 
         def f():
-            return forward(*_fresh_rngs(args), **_fresh_rngs(kwargs))[0]
+            return differentiate(*_fresh_rngs(args), **_fresh_rngs(kwargs))[0]
         ok, num = _call(numerical_gradient, ex.forward, f, x, dout)
         if not ok:
             return [Problem("exception", "forward", f"your {ex.forward} raised {describe_exception(num)}")]
@@ -256,8 +261,8 @@ def _run_gradcheck(ex, case, fn, forward):
             continue
         err = rel_error(g, num)
         if not err <= GRADCHECK_TOL:
-            problems.append(Problem("gradcheck", name, f"{name}: your backward disagrees with the numerical "
-                                    f"gradient of your forward (relative error {err:.2g})"))
+            problems.append(Problem("gradcheck", name, f"{name}: disagrees with the numerical gradient "
+                                    f"(relative error {err:.2g})"))
     return problems
 
 

@@ -44,6 +44,9 @@ class Exercise:
     rules: tuple = ()
     only_with: dict = field(default_factory=dict)
     gradcheck: object = None       # optional custom gradient check: (fn, case) -> list of (name, err)
+    # whose forward the numerical gradient differentiates: the reference's (so a wrong forward
+    # costs only the forward exercise) or the learner's (dropout: the learner's own mask)
+    gradcheck_forward: str = "reference"
 
     def cases(self, hidden=False):
         return self.make_cases(HIDDEN if hidden else VISIBLE, hidden)
@@ -185,11 +188,17 @@ def _relu_backward_rules(case, problem):
     return None
 
 
+def _relu_forward_rules(case, problem):
+    if problem.kind == "values" and isinstance(problem.got, np.ndarray) and (problem.got < 0).any():
+        return "negative inputs must become 0: out = np.maximum(x, 0)"
+    return None
+
+
 register(Exercise(
     "relu_forward", "forward", ("out",),
     lambda base, hidden: numbered(base, _relu_specs(hidden)),
     forward_reference(F.relu_forward),
-    rules=COMMON_RULES,
+    rules=COMMON_RULES + (_relu_forward_rules,),
 ))
 
 register(Exercise(
@@ -334,20 +343,6 @@ def _conv_backward_rules(case, problem):
     return None
 
 
-def _conv_backward_alternatives(case, exp):
-    x, W, b = case.args
-    s, p = case.kwargs["stride"], case.kwargs["padding"]
-    # dx computed as if there were no padding, from the padded input's point of view
-    alts = []
-    if p > 0:
-        xpad = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
-        out, cache = F.conv2d_forward(xpad, W, b, s, 0)
-        dxpad = F.conv2d_backward(dout_for(case, out), cache)[0]
-        alts.append(("dx", dxpad, "padding forgotten in backward: crop the padding off dx_pad: "
-                     f"dx = dx_pad[:, :, {p}:-{p}, {p}:-{p}]"))
-    return alts
-
-
 register(Exercise(
     "conv2d_backward", "backward", ("dx", "dW", "db"),
     lambda base, hidden: with_gradcheck(
@@ -356,7 +351,6 @@ register(Exercise(
     backward_reference(F.conv2d_forward, F.conv2d_backward, ("dx", "dW", "db")),
     forward="conv2d_forward", grad_args=(0, 1, 2), ref_forward=F.conv2d_forward,
     rules=COMMON_RULES + (_conv_backward_rules,),
-    alternatives=_conv_backward_alternatives,
     only_with={"stride": "fails only with stride > 1: output pixel (i, j) saw the input window starting at "
                          "(i*stride, j*stride); send its gradient back there",
                "padding": "padding forgotten in backward? fails only with padding: work on the padded input "
@@ -525,7 +519,7 @@ register(Exercise(
         numbered(base, _dropout_specs(hidden)), base,
         lambda rng: ((away_from_zero(rng, (4, 5)), 0.4), {"training": True, "rng": Rng(1)})),
     _dropout_backward_reference,
-    forward="dropout_forward", grad_args=(0,), ref_forward=F.dropout_forward,
+    forward="dropout_forward", grad_args=(0,), ref_forward=F.dropout_forward, gradcheck_forward="learner",
     rules=COMMON_RULES + ((lambda case, problem: "dx = dout * mask, with the same scaled mask as in forward "
                            "(keep it in the cache); in eval mode dx = dout" if problem.kind == "values" else None),),
 ))

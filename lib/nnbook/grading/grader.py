@@ -99,7 +99,7 @@ def detect_set(nb, sets):
 
 
 SUSPICIOUS = ("nnbook.grading", "set_custom_exc", "sys.modules", "builtins", "__import__", "settrace",
-              "sys.excepthook", "events.register")
+              "sys.excepthook", "events.register", "check =", "def check")
 
 
 def _flags(nb, solution):
@@ -127,7 +127,7 @@ def assemble(submission, solution):
                 continue                   # a duplicated test cell runs once
             cell = copy.deepcopy(restore[gid])
             placed.add(gid)
-        elif meta(cell):
+        elif meta(cell).get("grade") or meta(cell).get("locked"):
             cell.metadata.pop("nbgrader")  # claims to be graded or locked, but is not one of ours
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None

@@ -14,7 +14,7 @@ def table(sub):
     """A few lines for the terminal: one row per exercise and the total."""
     head = f"{sub.student} ({sub.path})" + (f" — {sub.set_name}" if sub.set_name else "")
     if sub.error and not sub.tests:
-        return f"{head}\n  ERROR: {sub.error}\n  total 0/{_num(sub.max_points)}"
+        return f"{head}\n  ERROR: {sub.error}\n  total 0" + (f"/{_num(sub.max_points)}" if sub.max_points else "")
     width = max([len(t.grade_id) for t in sub.tests] + [8])
     lines = [head]
     if sub.error:

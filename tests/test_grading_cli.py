@@ -1,0 +1,167 @@
+"""``nnbook grade`` end to end: solutions score full marks, untouched exercises 0, buggy and
+tampered submissions (tests/fixtures/submissions, made by make_submissions.py) get the
+expected score and hint, and nothing is written into the submitted files."""
+import csv
+import hashlib
+import html
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBMISSIONS = ROOT / "tests" / "fixtures" / "submissions"
+CLI = [sys.executable, "-m", "nnbook.cli"]
+
+EX1 = ("linear_forward", "linear_backward", "relu_forward", "relu_backward", "softmax_cross_entropy")
+# student: (total, max, {exercise: points}, hints expected in the feedback report)
+EXPECTED = {
+    "conv_off_by_one": (4, 7, {"conv2d_forward": 0, "conv2d_backward": 4}, ["output size off by one"]),
+    "conv_backward_padding": (3, 7, {"conv2d_forward": 3, "conv2d_backward": 0},
+                              ["padding forgotten in backward", "dx: wrong shape"]),
+    "conv_stride_ignored": (4, 7, {"conv2d_forward": 0, "conv2d_backward": 4},
+                            ["stride ignored?", "fails only with stride > 1"]),
+    "conv_bias_not_summed": (3, 7, {"conv2d_forward": 3, "conv2d_backward": 0},
+                             ["db = dout.sum(axis=(0, 2, 3))"]),
+    "dropout_not_rescaled": (2, 5, {"dropout_forward": 0, "dropout_backward": 2}, ["dropout not rescaled"]),
+    "relu_inplace_linear_dtype": (7, 10, {"linear_forward": 0, "relu_forward": 0, "relu_backward": 2},
+                                  ["input x was modified in place", "wrong dtype: expected float32, got float64"]),
+    "deleted_test_cell": (8, 10, {"linear_forward": 0, "linear_backward": 3}, ["the bias b is missing"]),
+    "edited_test_cell": (9, 10, {"relu_forward": 0}, ["negative inputs must become 0"]),
+    "endless_loop": (8, 10, {"relu_backward": 0, "softmax_cross_entropy": 2}, ["timeout"]),
+    "huge_output": (10, 10, {}, []),
+    "fake_score": (0, 10, {e: 0 for e in EX1}, ["not written"]),
+}
+ERRORS = {"invalid_json": "not a valid notebook (JSON)",
+          "not_an_exercise": "not one of the exercise sets",
+          "wrong_set": "wrong exercise set: expected ex2_convolution, but the notebook is ex1_fully_connected"}
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    out = tmp_path_factory.mktemp("grading")
+    before = _snapshot(SUBMISSIONS)
+    proc = subprocess.run(CLI + ["grade", str(SUBMISSIONS), "--timeout", "5", "--csv", str(out / "grades.csv"),
+                                 "--feedback", str(out / "feedback"), "--format", "html"],
+                          capture_output=True, text=True, cwd=out, timeout=300)
+    rows = {r["student"]: r for r in csv.DictReader(open(out / "grades.csv", encoding="utf-8"))}
+    reports = {p.name: html.unescape(p.read_text(encoding="utf-8")) for p in (out / "feedback").iterdir()}
+    return proc, rows, reports, before, out
+
+
+def test_cli_succeeds_and_prints_a_summary(graded):
+    proc = graded[0]
+    assert proc.returncode == 0, proc.stderr
+    assert f"graded {len(EXPECTED) + len(ERRORS)} notebook(s)" in proc.stdout
+    assert "3 with errors" in proc.stdout
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_expected_partial_scores_and_hints(graded, student):
+    _, rows, reports, _, _ = graded
+    total, top, points, hints = EXPECTED[student]
+    row = rows[student]
+    assert (float(row["total"]), float(row["max"])) == (total, top), row
+    for exercise, pts in points.items():
+        assert float(row[exercise]) == pts, (exercise, row)
+    assert row["error"] == ""
+    report = next(text for name, text in reports.items() if name.startswith(student + "_"))
+    for hint in hints:
+        assert hint in report, hint
+
+
+@pytest.mark.parametrize("student", sorted(ERRORS))
+def test_bad_submissions_get_an_error_and_zero(graded, student):
+    proc, rows, _, _, _ = graded
+    assert ERRORS[student] in rows[student]["error"]
+    assert float(rows[student]["total"]) == 0
+    assert ERRORS[student] in proc.stdout
+
+
+def test_submitted_files_are_never_written(graded):
+    before = graded[3]
+    assert _snapshot(SUBMISSIONS) == before
+
+
+def test_learner_cannot_set_its_own_score(graded):
+    proc, rows, _, _, out = graded
+    # the fake cell printed a score, wrote grades.csv / score.json, re-defined check, claimed
+    # a 100-point "bonus" test cell and 1000 points for linear_forward: none of it counts
+    assert "bonus" not in rows["fake_score"]
+    assert float(rows["fake_score"]["max"]) == 10
+    assert not (SUBMISSIONS / "grades.csv").exists() and not (SUBMISSIONS / "score.json").exists()
+    assert not (out / "score.json").exists()
+    assert "mentions 'check ='" in proc.stdout           # flagged for a human to look at
+
+
+def test_timeout_costs_only_that_exercise(graded):
+    proc = graded[0]
+    line = next(ln for ln in proc.stdout.splitlines() if "relu_backward" in ln and "timeout" in ln)
+    assert "took longer than 5 s" in line
+
+
+def test_huge_output_is_capped(graded):
+    reports = graded[2]
+    report = next(text for name, text in reports.items() if name.startswith("huge_output_"))
+    assert len(report) < 100_000
+
+
+def test_html_report_shows_the_difference_picture(graded):
+    reports = graded[2]
+    report = next(text for name, text in reports.items() if name.startswith("conv_backward_padding_"))
+    assert report.startswith("<!DOCTYPE html>") and "data:image/png;base64," in report
+
+
+@pytest.fixture(scope="module")
+def reference_runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    proc = subprocess.run(CLI + ["grade", str(ROOT / "solutions"), str(ROOT / "exercises"),
+                                 "--csv", str(out / "grades.csv"), "--feedback", str(out / "fb")],
+                          capture_output=True, text=True, cwd=out, timeout=300)
+    rows = list(csv.DictReader(open(out / "grades.csv", encoding="utf-8")))
+    return proc, rows, out
+
+
+def test_solutions_score_full_marks(reference_runs):
+    proc, rows, _ = reference_runs
+    assert proc.returncode == 0, proc.stderr
+    sols = [r for r in rows if r["student"] == "solutions"]
+    assert len(sols) == len(list((ROOT / "solutions").glob("*.ipynb"))) == 5
+    for r in sols:
+        assert r["error"] == "" and float(r["total"]) == float(r["max"]) > 0, r
+
+
+def test_untouched_exercises_score_zero(reference_runs):
+    proc, rows, out = reference_runs
+    exs = [r for r in rows if r["student"] == "exercises"]
+    assert len(exs) == 5
+    for r in exs:
+        assert r["error"] == "" and float(r["total"]) == 0 and float(r["max"]) > 0, r
+    report = (out / "fb" / "exercises_ex2_convolution.md").read_text()
+    assert "conv2d_forward is not written yet" in report and "| `conv2d_forward` | 0 / 3 |" in report
+
+
+def test_help_is_useful():
+    for args, words in ((["--help"], ["release", "grade"]),
+                        (["grade", "--help"], ["--csv", "--timeout", "--feedback", "hidden tests"]),
+                        (["release", "--help"], ["--check", "NotImplementedError"])):
+        proc = subprocess.run(CLI + args, capture_output=True, text=True)
+        assert proc.returncode == 0
+        for w in words:
+            assert w in proc.stdout, (args, w)
+
+
+def test_clear_one_line_errors(tmp_path):
+    proc = subprocess.run(CLI + ["grade", str(tmp_path / "missing.ipynb")], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "missing.ipynb: no such file or folder" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run(CLI + ["grade", str(SUBMISSIONS / "invalid_json.ipynb"), "--set", "ex9"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and "unknown exercise set 'ex9'" in proc.stderr
