@@ -11,7 +11,7 @@ CONV_CASES = [  # x shape, W shape, stride, padding
     ((1, 2, 6, 9), (3, 2, 2, 4), (1, 2), (2, 1)),  # batch 1, non-square kernel, pair args
     ((2, 4, 8, 8), (5, 4, 1, 1), 2, 0),          # 1x1 projection
     ((1, 1, 4, 4), (2, 1, 4, 4), 3, 1),          # stride larger than needed
-    ((1, 32, 3, 4), (32, 32, 3, 3), 1, 1),       # wide: the shifted formulation by default
+    ((1, 32, 4, 3), (32, 32, 3, 3), 1, 1),       # many channels (see conv_method for both formulations)
 ]
 
 

@@ -39,9 +39,11 @@ def _scratch(name, shape, dtype):
     return buf[:size].reshape(shape)
 
 
-def _use_shifted(C, F, stride):
-    """The shifted method wins when both channel counts are large enough for efficient products."""
-    return stride == (1, 1) and min(C, F) >= 32
+def _use_shifted(C, F, stride, padded_size, out_size):
+    """The shifted method wins for stride 1 when both channel counts are large enough for
+    efficient products and the padded grid it computes on is not much larger than the output."""
+    waste = padded_size[0] * padded_size[1] / (out_size[0] * out_size[1])
+    return stride == (1, 1) and min(C, F) >= 32 and waste <= 1.25
 
 
 def conv2d_forward(x, W, b, stride=1, padding=0):
@@ -74,7 +76,7 @@ def conv2d_forward(x, W, b, stride=1, padding=0):
     out_size = (conv_output_size(H, kh, stride[0], padding[0], who),
                 conv_output_size(Wd, kw, stride[1], padding[1], who))
     W = W.astype(x.dtype, copy=False)
-    if _use_shifted(C, F, stride):
+    if _use_shifted(C, F, stride, (H + 2 * padding[0], Wd + 2 * padding[1]), out_size):
         out, saved = _shifted_forward(x, W, padding, out_size)
     else:
         out, saved = _im2col_forward(x, W, stride, padding, out_size)
@@ -100,7 +102,7 @@ def conv2d_backward(dout, cache):
     out_size = ((H + 2 * padding[0] - kh) // stride[0] + 1, (Wd + 2 * padding[1] - kw) // stride[1] + 1)
     check_dout(dout, (N, F) + out_size, who)
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
-    if _use_shifted(C, F, stride):
+    if _use_shifted(C, F, stride, (H + 2 * padding[0], Wd + 2 * padding[1]), out_size):
         dx, dW = _shifted_backward(dout, x_shape, W, padding, saved)
     else:
         dx, dW = _im2col_backward(dout, x_shape, W, stride, padding, saved)
