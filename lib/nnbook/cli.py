@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[2]     # the repository (lib/nnbook/cli.
 DESCRIPTION = """\
 nnbook: exercises with autograding.
 
-  nnbook release                           regenerate exercises/ from solutions/
+  nnbook release                               regenerate exercises/ from solutions/
   nnbook grade submissions/ --csv grades.csv   grade submitted notebooks
 
 Run 'nnbook COMMAND --help' for the options of a command."""
@@ -23,7 +23,14 @@ than --timeout is interrupted and scores 0. Invalid notebooks and notebooks of a
 exercise set get an error line and 0. Submitted files are never modified.
 
 Prints a table per submission and a summary; with --csv writes a gradebook; writes one
-feedback report per submission into --feedback (Markdown or HTML)."""
+feedback report per submission into --feedback (Markdown or HTML).
+
+The student's name is the file's name, or its folder's name when the file is named after
+its exercise set (submissions/alice/ex2_convolution.ipynb -> alice).
+
+examples:
+  nnbook grade submissions/ --csv grades.csv
+  nnbook grade alice.ipynb bob.ipynb --timeout 20 --format html --feedback reports"""
 
 RELEASE_HELP = """\
 Regenerate the learners' notebooks (exercises/) from the solutions (solutions/):

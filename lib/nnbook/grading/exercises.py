@@ -303,7 +303,7 @@ def _conv_forward_rules(case, problem):
                 f"Wo = (W + 2*padding - kw) // stride + 1 = {Wo}")
     no_pad = [(n - k) // s + 1 for n, k in zip(x.shape[2:], W.shape[2:])]
     if p > 0 and list(got) == no_pad:
-        return f"padding ignored? pad x with {p} zeros on each side first (np.pad) and use the padded size"
+        return f"padding ignored? pad x with {p} zero{'s' if p > 1 else ''} on each side first (np.pad) and use the padded size"
     return None
 
 
