@@ -10,8 +10,8 @@ def test_small_resnet_loss_falls_on_digits():
     X, y, Xt, yt = nnbook.data.load_digits()
     model = nnbook.models.small_resnet(rng=np.random.default_rng(0))
     before, _ = nnbook.evaluate(model, Xt, yt)
-    hist = nnbook.fit(model, X, y, epochs=4, batch_size=32, lr=0.1, momentum=0.9,
-                      validation_data=(Xt, yt), progress=False, seed=0)
+    hist = nnbook.fit(model, X, y, epochs=4, batch_size=32, lr=0.1, momentum=0.9, weight_decay=5e-4,
+                      lr_schedule="cosine", validation_data=(Xt, yt), progress=False, seed=0)
     assert hist["loss"][-1] < hist["loss"][0] < before
     assert hist["val_accuracy"][-1] > 0.95
     assert nnbook.evaluate(model, Xt, yt)[1] == hist["val_accuracy"][-1]
