@@ -91,8 +91,9 @@ def test_submitted_files_are_never_written(graded):
 
 def test_learner_cannot_set_its_own_score(graded):
     proc, rows, _, _, out = graded
-    # the fake cell printed a score, wrote grades.csv / score.json, re-defined check, claimed
-    # a 100-point "bonus" test cell and 1000 points for linear_forward: none of it counts
+    # the fake cell printed a score, wrote grades.csv / score.json, re-defined check (also in
+    # nnbook.grading), swapped nnbook's reference relu_forward for its own, claimed a 100-point
+    # "bonus" test cell and 1000 points for linear_forward: none of it counts
     assert "bonus" not in rows["fake_score"]
     assert float(rows["fake_score"]["max"]) == 10
     assert not (SUBMISSIONS / "grades.csv").exists() and not (SUBMISSIONS / "score.json").exists()
@@ -145,6 +146,14 @@ def test_untouched_exercises_score_zero(reference_runs):
         assert r["error"] == "" and float(r["total"]) == 0 and float(r["max"]) > 0, r
     report = (out / "fb" / "exercises_ex2_convolution.md").read_text()
     assert "conv2d_forward is not written yet" in report and "| `conv2d_forward` | 0 / 3 |" in report
+
+
+def test_fixtures_are_current(tmp_path):
+    """The submissions are made from exercises/ and solutions/: regenerate them after changing those."""
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "fixtures" / "make_submissions.py"), str(tmp_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert _snapshot(tmp_path) == _snapshot(SUBMISSIONS), "run tests/fixtures/make_submissions.py"
 
 
 def test_help_is_useful():

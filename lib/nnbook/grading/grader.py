@@ -23,7 +23,12 @@ import nbformat
 from .execute import run_notebook
 from .notebooks import grade_id, is_locked, is_test, meta
 
-RESTORED_PRELUDE = "from nnbook.grading import check  # restored by the grader\n"
+# Put before every restored test cell: fresh copies of nnbook (checker *and* references) from
+# disk, so a learner's cell that patched nnbook.grading.check, nnbook.functional, ... or
+# re-defined check in the notebook changes nothing.
+RESTORED_PRELUDE = ("import sys as _nb_sys; [_nb_sys.modules.pop(_m) for _m in list(_nb_sys.modules) "
+                    "if _m == 'nnbook' or _m.startswith('nnbook.')]; from nnbook.grading import check  "
+                    "# restored by the grader\n")
 FEEDBACK_CHARS = 20_000
 
 
