@@ -138,3 +138,16 @@ def test_fit_rejects_bad_options_and_labels():
 def test_sequential_rejects_non_layers():
     with raises(TypeError, "Sequential: item 1 is not a layer", "function"):
         L.Sequential(L.ReLU(), lambda x: x)
+
+
+@pytest.mark.parametrize("make,fragment", [
+    (lambda: L.Linear(0, 3), "Linear: in_features must be a positive int, got 0"),
+    (lambda: L.Linear(3, 2.5), "Linear: out_features must be a positive int, got 2.5"),
+    (lambda: L.Conv2d(3, -1, 3), "Conv2d: out_channels must be a positive int, got -1"),
+    (lambda: L.BatchNorm2d(0), "BatchNorm2d: num_features must be a positive int, got 0"),
+    (lambda: L.BatchNorm2d(4, momentum=2), "BatchNorm2d: need 0 <= momentum <= 1"),
+    (lambda: L.ResidualBlock(4, 8, stride=0), "ResidualBlock: stride must be a positive int, got 0"),
+])
+def test_bad_constructor_arguments(make, fragment):
+    with raises(ValueError, fragment):
+        make()

@@ -21,6 +21,13 @@ def as_pair(value, who, what):
     return pair
 
 
+def check_positive_int(value, who, what):
+    """A size argument such as ``in_features``: an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{who}: {what} must be a positive int, got {value!r}")
+    return int(value)
+
+
 def check_array(x, who, name="input", ndim=None, float_only=True, finite=True):
     """Return ``x`` as an ndarray after checking its type, rank, dtype and values."""
     if not isinstance(x, np.ndarray):

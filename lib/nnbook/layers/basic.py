@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import functional as F
+from .._checks import check_positive_int
 from .base import Module, init_weight
 
 
@@ -17,7 +18,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, init="he", rng=None, dtype=np.float32):
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features = check_positive_int(in_features, "Linear", "in_features")
+        self.out_features = check_positive_int(out_features, "Linear", "out_features")
         self.params["W"] = init_weight((in_features, out_features), in_features, out_features,
                                        init, rng, dtype)
         self.params["b"] = np.zeros(out_features, dtype=dtype)

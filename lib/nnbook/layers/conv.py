@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import functional as F
-from .._checks import as_pair
+from .._checks import as_pair, check_positive_int
 from .base import Module, init_weight
 
 
@@ -21,7 +21,8 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
                  init="he", rng=None, dtype=np.float32):
         super().__init__()
-        self.in_channels, self.out_channels = in_channels, out_channels
+        self.in_channels = check_positive_int(in_channels, "Conv2d", "in_channels")
+        self.out_channels = check_positive_int(out_channels, "Conv2d", "out_channels")
         self.kernel_size = as_pair(kernel_size, self.name, "kernel_size")
         self.stride = as_pair(stride, self.name, "stride")
         self.padding = as_pair(padding, self.name, "padding")

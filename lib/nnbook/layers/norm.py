@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import functional as F
+from .._checks import check_positive_int
 from .base import Module
 
 
@@ -10,7 +11,11 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, dtype=np.float32):
         super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.num_features = check_positive_int(num_features, type(self).__name__, "num_features")
+        if not 0 <= momentum <= 1 or not eps > 0:
+            raise ValueError(f"{type(self).__name__}: need 0 <= momentum <= 1 and eps > 0, "
+                             f"got momentum={momentum!r}, eps={eps!r}")
+        self.eps, self.momentum = eps, momentum
         self.params["gamma"] = np.ones(num_features, dtype=dtype)
         self.params["beta"] = np.zeros(num_features, dtype=dtype)
         self.running_mean = np.zeros(num_features, dtype=dtype)

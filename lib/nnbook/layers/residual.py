@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import functional as F
+from .._checks import check_positive_int
 from .base import Module
 from .basic import ReLU
 from .conv import Conv2d
@@ -51,7 +52,9 @@ class ResidualBlock(Module):
 
     def __init__(self, in_channels, out_channels, stride=1, shortcut=True, rng=None, dtype=np.float32):
         super().__init__()
-        self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
+        self.in_channels = check_positive_int(in_channels, "ResidualBlock", "in_channels")
+        self.out_channels = check_positive_int(out_channels, "ResidualBlock", "out_channels")
+        self.stride = check_positive_int(stride, "ResidualBlock", "stride")
         self.use_shortcut = shortcut
         self.bn1 = BatchNorm2d(in_channels, dtype=dtype)
         self.relu1 = ReLU()
