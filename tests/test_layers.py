@@ -107,7 +107,8 @@ def test_params_are_live():
     layer.params["W"][...] = 0
     layer.params["b"][...] = 1
     np.testing.assert_array_equal(layer(np.ones((4, 3), np.float32)), np.ones((4, 2)))
-    assert set(layer.params) == set(layer.grads) | {"W", "b"}
+    assert set(layer.params) == set(layer.grads) == {"W", "b"}     # grads exist (zeros) before backward
+    assert not layer.grads["W"].any()
 
 
 def test_params_and_grads_have_the_same_keys_after_backward():

@@ -10,7 +10,8 @@ from .._checks import check_array, check_shape
 
 
 class Module:
-    """Base class. Subclasses set ``self.params`` and implement ``forward``/``backward``."""
+    """Base class. Subclasses set ``self.params`` (then call ``self.zero_grad()`` so that
+    ``grads`` has the same keys from the start) and implement ``forward``/``backward``."""
 
     def __init__(self):
         self.params = {}
@@ -61,7 +62,7 @@ class Module:
         """Convert every parameter (and buffer) to ``dtype`` in place; returns self."""
         for _, module, key in self.named_parameters():
             module.params[key] = module.params[key].astype(dtype)
-            module.grads.pop(key, None)
+            module.grads[key] = np.zeros_like(module.params[key])
         for child in [self] + list(_all_children(self)):
             for buf in getattr(child, "_buffers", ()):
                 setattr(child, buf, getattr(child, buf).astype(dtype))

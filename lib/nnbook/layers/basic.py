@@ -25,6 +25,7 @@ class Linear(Module):
         self.params["b"] = np.zeros(out_features, dtype=dtype)
         if not bias:
             del self.params["b"]
+        self.zero_grad()
 
     @property
     def name(self):

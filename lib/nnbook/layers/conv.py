@@ -31,6 +31,7 @@ class Conv2d(Module):
                                        out_channels * kh * kw, init, rng, dtype)
         if bias:
             self.params["b"] = np.zeros(out_channels, dtype=dtype)
+        self.zero_grad()
 
     @property
     def name(self):

@@ -21,6 +21,7 @@ class _BatchNorm(Module):
         self.running_mean = np.zeros(num_features, dtype=dtype)
         self.running_var = np.ones(num_features, dtype=dtype)
         self._buffers = ("running_mean", "running_var")
+        self.zero_grad()
 
     @property
     def name(self):
