@@ -30,6 +30,7 @@ EXPECTED = {
     "deleted_test_cell": (8, 10, {"linear_forward": 0, "linear_backward": 3}, ["the bias b is missing"]),
     "edited_test_cell": (9, 10, {"relu_forward": 0}, ["negative inputs must become 0"]),
     "endless_loop": (8, 10, {"relu_backward": 0, "softmax_cross_entropy": 2}, ["timeout"]),
+    "kernel_dies": (8, 10, {"relu_backward": 0, "softmax_cross_entropy": 2}, ["the kernel died"]),
     "huge_output": (10, 10, {}, []),
     "fake_score": (0, 10, {e: 0 for e in EX1}, ["not written"]),
 }

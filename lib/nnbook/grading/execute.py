@@ -3,12 +3,14 @@
 The status of a cell comes from the kernel's execute reply as seen by nbclient (``ok``,
 ``error``) or from this process (``timeout``, ``not run``) — never from what the cell printed.
 """
+import copy
 import json
 import os
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 
+import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -59,56 +61,104 @@ class _Client(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
-def run_notebook(nb, timeout=30, output_cap=DEFAULT_OUTPUT_CAP, env=None, cwd=None, max_timeouts=2):
+def run_notebook(nb, timeout=30, output_cap=DEFAULT_OUTPUT_CAP, env=None, cwd=None, replayable=None,
+                 max_restarts=3, probe_timeout=2):
     """Execute every code cell of ``nb`` (changed in place: outputs are filled in).
+
+    When the kernel dies, or is still busy after a timed-out cell was interrupted, a new kernel
+    is started, the earlier cells that ran fine and are ``replayable`` are run again (their
+    outputs are dropped), and execution goes on with the next cell.
 
     Args:
         timeout: seconds per cell; a cell that takes longer is interrupted and counts as ``timeout``.
         output_cap: characters of output kept per cell; the rest is dropped.
         env: environment of the kernel (default: this process's).
         cwd: the kernel's working directory (default: a new temporary directory).
-        max_timeouts: after this many timeouts in a row, the remaining cells are not run.
+        replayable: ``cell -> bool``, which cells to run again in a new kernel (default: all).
+        max_restarts: after this many new kernels, the remaining cells are not run.
+        probe_timeout: seconds a trivial cell may take after a timeout before the kernel counts as stuck.
     Returns:
         dict {cell index: CellRun} for every code cell.
     """
-    runs = {}
+    timeout = max(1, int(round(timeout)))
+    replayable = replayable or (lambda cell: True)
+    kernel_env = dict(os.environ if env is None else env)
+    pending = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    runs, good, restarts = {}, [], 0
     with tempfile.TemporaryDirectory(prefix="nnbook-grade-") as tmp:
-        timeout = max(1, int(round(timeout)))
-        client = _Client(nb, output_cap, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
-                         error_on_timeout={"ename": "Timeout", "evalue": f"cell took longer than {timeout} s",
-                                           "traceback": []},
-                         kernel_name="python3", record_timing=False,
-                         resources={"metadata": {"path": cwd or tmp}})
-        stop_reason = None
-        in_a_row = 0
-        kernel_env = dict(os.environ if env is None else env)
-        with client.setup_kernel(env=kernel_env, stderr=subprocess.DEVNULL):
-            for i, cell in enumerate(nb.cells):
-                if cell.cell_type != "code":
-                    continue
-                if stop_reason:
-                    runs[i] = CellRun("not run", evalue=stop_reason)
-                    continue
-                client.timed_out, client.reply = False, None
-                try:
-                    client.execute_cell(cell, i)
-                except DeadKernelError:
-                    runs[i] = CellRun("error", "DeadKernelError", "the kernel died while running this cell")
-                    stop_reason = "the kernel died in an earlier cell"
-                    continue
-                except CellTimeoutError:
-                    client.timed_out = True
-                run = _classify(client, cell, timeout)
-                run.truncated = i in client.truncated
-                if run.truncated:
-                    cell.outputs.append({"output_type": "stream", "name": "stderr",
-                                         "text": f"[output cut: more than {output_cap} characters]\n"})
-                run.outputs = cell.outputs
-                runs[i] = run
-                in_a_row = in_a_row + 1 if run.status == "timeout" else 0
-                if in_a_row >= max_timeouts:
-                    stop_reason = "the kernel was still busy after timeouts"
+        while pending:
+            client = _Client(nb, output_cap, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
+                             error_on_timeout={"ename": "Timeout", "evalue": f"cell took longer than {timeout} s",
+                                               "traceback": []},
+                             kernel_name="python3", record_timing=False, shutdown_kernel="immediate", iopub_timeout=2,
+                             resources={"metadata": {"path": cwd or tmp}})
+            broken = None
+            with client.setup_kernel(env=kernel_env, stderr=subprocess.DEVNULL):
+                for j in good:                              # a new kernel: define things again
+                    _replay(client, nb, j)
+                while pending and broken is None:
+                    i = pending.pop(0)
+                    run = _execute(client, nb, i, timeout, output_cap)
+                    runs[i] = run
+                    if run.status == "ok" and replayable(nb.cells[i]):
+                        good.append(i)
+                    if run.ename == "DeadKernelError":
+                        broken = "the kernel died"
+                    elif run.status == "timeout" and not _responsive(client, nb, probe_timeout):
+                        broken = "the kernel was stuck after a timeout"
+            if broken:
+                restarts += 1
+                if restarts > max_restarts:
+                    for i in pending:
+                        runs[i] = CellRun("not run", evalue=f"not run: {broken} {restarts} times")
+                    break
     return runs
+
+
+def _execute(client, nb, i, timeout, output_cap):
+    cell = nb.cells[i]
+    client.timed_out, client.reply = False, None
+    try:
+        client.execute_cell(cell, i)
+    except DeadKernelError:
+        return CellRun("error", "DeadKernelError", "the kernel died while running this cell",
+                       outputs=cell.get("outputs", []))
+    except CellTimeoutError:
+        client.timed_out = True
+    run = _classify(client, cell, timeout)
+    run.truncated = i in client.truncated
+    if run.truncated:
+        cell.outputs.append({"output_type": "stream", "name": "stderr",
+                             "text": f"[output cut: more than {output_cap} characters]\n"})
+    run.outputs = cell.outputs
+    return run
+
+
+def _replay(client, nb, j):
+    """Run cell j again in a new kernel; its first run's outputs are kept."""
+    original = nb.cells[j]
+    try:
+        client.execute_cell(copy.deepcopy(original), j)
+    except (DeadKernelError, CellTimeoutError):
+        pass
+    finally:
+        nb.cells[j] = original
+
+
+def _responsive(client, nb, probe_timeout):
+    """Does the kernel answer a trivial cell within probe_timeout seconds?"""
+    probe = nbformat.v4.new_code_cell("pass")
+    nb.cells.append(probe)
+    saved, client.timeout = client.timeout, probe_timeout
+    try:
+        client.timed_out, client.reply = False, None
+        client.execute_cell(probe, len(nb.cells) - 1)
+        return not client.timed_out
+    except (DeadKernelError, CellTimeoutError):
+        return False
+    finally:
+        client.timeout = saved
+        nb.cells.pop()
 
 
 def _classify(client, cell, timeout):
