@@ -197,15 +197,26 @@ def test_odd_return_values_are_reported(result):
 
 
 def test_not_written_raises_not_implemented():
-    def stub(x):
+    def relu_forward(x):
         raise NotImplementedError()
-    r = report_for("relu_forward", stub)
+    r = report_for("relu_forward", relu_forward)
     assert r.not_written == "relu_forward" and not r.passed
     with pytest.raises(NotImplementedError):
-        check("relu_forward", stub)
+        check("relu_forward", relu_forward)
     # a backward whose forward is still the stub
-    with pytest.raises(NotImplementedError, match="relu_forward"):
-        check("relu_backward", F.relu_backward, stub)
+    with pytest.raises(NotImplementedError, match="relu_forward is not written yet"):
+        check("relu_backward", F.relu_backward, relu_forward)
+
+
+def test_not_written_names_the_helper_that_is_a_stub():
+    def projection_shortcut(h, W, stride):
+        raise NotImplementedError()
+
+    def residual_block_forward(x, params, stride=1):
+        return projection_shortcut(x, None, stride)
+    r = report_for("residual_block_forward", residual_block_forward)
+    assert r.not_written == "projection_shortcut"
+    assert "projection_shortcut is not written yet" in r.text()
 
 
 def test_check_prints_table_and_raises_exercise_failed(capsys):

@@ -101,8 +101,7 @@ def describe_exception(exc):
     if len(msg) > 160:
         msg = msg[:157] + "..."
     text = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
-    frames = traceback.extract_tb(exc.__traceback__)
-    learner = [f for f in frames if not os.path.abspath(f.filename).startswith((_PKG_DIR,) + _SYS_DIRS)]
+    learner = _learner_frames(exc)
     if learner:
         f = learner[-1]
         code = (f.line or "").strip()
@@ -110,11 +109,17 @@ def describe_exception(exc):
     return text
 
 
+def _learner_frames(exc):
+    return [f for f in traceback.extract_tb(exc.__traceback__)
+            if not os.path.abspath(f.filename).startswith((_PKG_DIR,) + _SYS_DIRS)]
+
+
 def _call(fn, name, *args, **kwargs):
     try:
         return True, fn(*args, **kwargs)
-    except NotImplementedError:
-        raise _NotWritten(name)
+    except NotImplementedError as exc:
+        frames = _learner_frames(exc)             # the stub may be a helper that fn calls
+        raise _NotWritten(frames[-1].name if frames and frames[-1].name != "<module>" else name)
     except Exception as exc:          # a learner's bug: report it, never crash
         return False, exc
 
