@@ -189,6 +189,15 @@ def test_exception_reported_with_the_learners_line():
     assert "in relu_forward: return y[99], None" in r.text()
 
 
+def test_sys_exit_is_reported():
+    import sys
+
+    def relu_forward(x):
+        sys.exit(3)
+    r = report_for("relu_forward", relu_forward)
+    assert r.n_passed == 0 and "raised SystemExit: 3" in r.text()
+
+
 @pytest.mark.parametrize("result", [None, "text", [1, 2], (np.zeros(3),), (np.full((4, 5), np.nan), None)])
 def test_odd_return_values_are_reported(result):
     r = report_for("relu_forward", lambda x: result)

@@ -120,7 +120,7 @@ def _call(fn, name, *args, **kwargs):
     except NotImplementedError as exc:
         frames = _learner_frames(exc)             # the stub may be a helper that fn calls
         raise _NotWritten(frames[-1].name if frames and frames[-1].name != "<module>" else name)
-    except Exception as exc:          # a learner's bug: report it, never crash
+    except (Exception, SystemExit) as exc:    # a learner's bug: report it, never crash
         return False, exc
 
 
