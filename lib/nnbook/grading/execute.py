@@ -7,10 +7,12 @@ import copy
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 
 import nbformat
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -27,8 +29,22 @@ class CellRun:
     outputs: list = field(default_factory=list)
 
 
+class _CurrentPython(KernelSpecManager):
+    """Kernels run with this process's Python (like nbval's --nbval-current-env), whatever
+    "python3" kernel a user may have installed elsewhere."""
+
+    def get_kernel_spec(self, kernel_name):
+        return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                          display_name="Python 3 (nnbook grading)", language="python")
+
+
 class _Client(NotebookClient):
     """nbclient with a per-cell output cap and a record of timeouts and execute replies."""
+
+    def create_kernel_manager(self):
+        self.km = self.kernel_manager_class(kernel_name="python3", config=self.config,
+                                            kernel_spec_manager=_CurrentPython())
+        return self.km
 
     def __init__(self, nb, output_cap, **kw):
         super().__init__(nb, **kw)
