@@ -104,3 +104,13 @@ def test_linear_circuit_labels():
     assert {"1.00", "-2.00", "0.50", "-4.00", "0.10", "2.00"} <= texts
     with pytest.raises(ValueError):
         plotting.plot_linear_circuit([1.0] * 5, [1.0] * 5, 0, 1, [1.0] * 5, [1.0] * 5, 1)
+
+
+def test_pooling_stride_follows_window_when_tied(photo):
+    box = widgets.pooling_playground(photo)
+    size, stride, same = box.children[1].children
+    size.value = 6
+    assert stride.value == 6 and stride.disabled
+    same.value = False
+    stride.value = 2
+    assert size.value == 6 and stride.value == 2 and not stride.disabled

@@ -223,8 +223,10 @@ def pooling_playground(image):
 
     def update(_=None):
         stride.disabled = same.value
-        s = size.value if same.value else stride.value
-        _redraw(out, lambda: pooling_figure(image, kind.value, size.value, s))
+        if same.value and stride.value != size.value:
+            stride.value = size.value           # shows the stride in use; its observer redraws
+            return
+        _redraw(out, lambda: pooling_figure(image, kind.value, size.value, stride.value))
 
     for w in (kind, size, stride, same):
         w.observe(update, "value")
