@@ -133,8 +133,11 @@ def _linear_specs(hidden):
             return (x, randn(rng, Din, M, dtype=dtype), randn(rng, M, dtype=dtype)), {}
         return build
     if hidden:
+        sizes = np.random.default_rng(79).integers(1, 13, (5, 3))
         return [("random N=7, D=3, M=9", lin(7, 3, 9), ()), ("random N=2, D=12, M=1", lin(2, 12, 1), ()),
-                ("image-shaped x (3, 2, 2, 2)", lin(3, 0, 4, extra=(2, 2, 2)), {"multidim"})]
+                ("image-shaped x (3, 2, 2, 2)", lin(3, 0, 4, extra=(2, 2, 2)), {"multidim"})] + \
+            [(f"random N={N}, D={D}, M={M}", lin(int(N), int(D), int(M)), {"batch1"} if N == 1 else ())
+             for N, D, M in sizes]
     return [("random N=4, D=5, M=3", lin(4, 5, 3), ()),
             ("random N=10, D=2, M=6", lin(10, 2, 6), ()),
             ("batch 1", lin(1, 4, 3), {"batch1"}),
@@ -215,8 +218,10 @@ def _softmax_specs(hidden):
     def build(N, K, dtype=np.float64, scale=1.0):
         return lambda rng: ((randn(rng, N, K, dtype=dtype, scale=scale), rng.integers(0, K, N)), {})
     if hidden:
+        sizes = np.random.default_rng(80).integers(1, 12, (4, 2)) + [0, 1]
         return [("random N=9, K=2", build(9, 2), ()), ("large logits (scale 500)", build(3, 6, scale=500.0),
-                                                         {"large"})]
+                                                         {"large"})] + \
+            [(f"random N={N}, K={K}", build(int(N), int(K)), ()) for N, K in sizes]
     return [("random N=5, K=4", build(5, 4), ()),
             ("random N=8, K=10", build(8, 10), ()),
             ("batch 1", build(1, 3), {"batch1"}),
@@ -272,7 +277,8 @@ def _conv_specs(hidden):
     if hidden:
         return [("stride 3, padding 2", build((2, 2, 8, 7), (3, 2, 3, 3), 3, 2), {"stride", "padding", "nonsquare"}),
                 ("5x5 kernel, padding 2", build((1, 1, 6, 6), (2, 1, 5, 5), 1, 2), {"padding", "batch1"}),
-                ("stride 2, 2x2 kernel", build((3, 2, 6, 6), (2, 2, 2, 2), 2, 0), {"stride"})]
+                ("stride 2, 2x2 kernel", build((3, 2, 6, 6), (2, 2, 2, 2), 2, 0), {"stride"})] + \
+            [(name, build(xs, ws, st, pad), tags) for name, xs, ws, st, pad, tags in _random_conv_configs(6)]
     return [("3x3, stride 1, padding 0", build((2, 3, 6, 6), (4, 3, 3, 3)), ()),
             ("padding 1", build((2, 3, 5, 5), (2, 3, 3, 3), 1, 1), {"padding"}),
             ("stride 2", build((2, 2, 7, 7), (3, 2, 3, 3), 2, 0), {"stride"}),
@@ -280,6 +286,24 @@ def _conv_specs(hidden):
             ("non-square input and kernel", build((2, 2, 5, 8), (3, 2, 2, 3), 1, 0), {"nonsquare"}),
             ("batch 1", build((1, 2, 5, 5), (3, 2, 3, 3), 1, 1), {"batch1", "padding"}),
             ("float32", build((2, 3, 6, 6), (2, 3, 3, 3), 1, 1, np.float32), {"float32", "padding"})]
+
+
+def _random_conv_configs(n, seed=77):
+    """n random convolution geometries: ``(name, x shape, W shape, stride, padding, tags)``."""
+    rng = np.random.default_rng(seed)
+    configs = []
+    while len(configs) < n:
+        N, C, F_ = (int(v) for v in rng.integers(1, 4, 3))
+        kh, kw = (int(v) for v in rng.integers(1, 4, 2))
+        stride, padding = int(rng.integers(1, 4)), int(rng.integers(0, 3))
+        H, W = (int(v) for v in rng.integers(3, 9, 2))
+        if H + 2 * padding < kh or W + 2 * padding < kw:
+            continue
+        tags = {t for t, on in (("stride", stride > 1), ("padding", padding > 0), ("batch1", N == 1),
+                                ("nonsquare", H != W or kh != kw)) if on}
+        configs.append((f"random {len(configs) + 1}: x {(N, C, H, W)}, W {(F_, C, kh, kw)}, "
+                        f"stride {stride}, padding {padding}", (N, C, H, W), (F_, C, kh, kw), stride, padding, tags))
+    return configs
 
 
 def _conv_size(case):
@@ -366,8 +390,16 @@ def _pool_specs(hidden):
     def build(xs, k, stride=None, dtype=np.float64):
         return lambda rng: ((randn(rng, *xs, dtype=dtype), k), {"stride": stride})
     if hidden:
+        rng = np.random.default_rng(78)
+        sweep = []
+        for i in range(5):
+            k, s = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+            xs = (int(rng.integers(1, 3)), int(rng.integers(1, 4)), int(rng.integers(k, 9)), int(rng.integers(k, 9)))
+            tags = {t for t, on in (("stride", s != k), ("overlap", s < k), ("batch1", xs[0] == 1),
+                                    ("nonsquare", xs[2] != xs[3])) if on}
+            sweep.append((f"random {i + 1}: x {xs}, kernel {k}, stride {s}", build(xs, k, s), tags))
         return [("kernel 3, stride 1 (overlapping)", build((2, 2, 5, 6), 3, 1), {"overlap", "stride", "nonsquare"}),
-                ("kernel 4, stride 2 (overlapping)", build((1, 3, 9, 9), 4, 2), {"overlap", "stride", "batch1"})]
+                ("kernel 4, stride 2 (overlapping)", build((1, 3, 9, 9), 4, 2), {"overlap", "stride", "batch1"})] + sweep
     return [("kernel 2 (stride = kernel)", build((2, 3, 4, 4), 2), ()),
             ("kernel 3, size 7 (leftover rows)", build((2, 2, 7, 7), 3), ()),
             ("kernel 2, stride 1 (overlapping)", build((2, 2, 5, 5), 2, 1), {"overlap", "stride"}),
