@@ -223,7 +223,7 @@ def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None):
         elif run.ename == "NotImplementedError":
             result = TestResult(gid, 0, pts, "not written", "raises NotImplementedError")
         elif run.ename == "ExerciseFailed":
-            result = TestResult(gid, 0, pts, "failed", run.evalue)
+            result = TestResult(gid, 0, pts, "failed", run.evalue.replace(" (see the table above)", ""))
         else:
             result = TestResult(gid, 0, pts, "failed", f"{run.ename}: {run.evalue}"[:300])
         if run.truncated:
