@@ -70,13 +70,13 @@ def _grade(args):
     if not files:
         print("nnbook grade: error: no notebooks to grade", file=sys.stderr)
         return 2
-    subs = []
+    subs, taken = [], set()
     for path in files:
         sub = grade_notebook(path, sets, timeout=args.timeout, expected_set=args.set)
         subs.append(sub)
         print(table(sub), flush=True)
         if args.feedback:
-            write_feedback(sub, args.feedback, args.format)
+            write_feedback(sub, args.feedback, args.format, taken)
     if args.csv:
         write_csv(subs, args.csv, sets)
     errors = sum(bool(s.error) for s in subs)

@@ -72,11 +72,20 @@ def html_report(sub):
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
 
 
-def write_feedback(sub, folder, fmt="md"):
-    """Write ``folder/<student>_<set>.md`` (or ``.html``); returns the path."""
+def write_feedback(sub, folder, fmt="md", taken=None):
+    """Write ``folder/<student>_<set>.md`` (or ``.html``); returns the path.
+
+    ``taken``: a set of paths already written in this run; a clash gets a ``-2``, ``-3``... suffix.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^\w.-]+", "_", f"{sub.student}_{sub.set_name or sub.path.stem}")
-    path = folder / f"{stem}.{'html' if fmt == 'html' else 'md'}"
+    ext = "html" if fmt == "html" else "md"
+    path, n = folder / f"{stem}.{ext}", 1
+    while taken is not None and path in taken:
+        n += 1
+        path = folder / f"{stem}-{n}.{ext}"
+    if taken is not None:
+        taken.add(path)
     path.write_text(html_report(sub) if fmt == "html" else markdown(sub), encoding="utf-8")
     return path
