@@ -185,15 +185,22 @@ WIDGET_OUTPUT_JS = """cell => [...cell.querySelectorAll('.widget-output .jp-Outp
     .map(o => [...o.querySelectorAll('img')].map(i => i.src.slice(-200)).join('|') + o.innerText).join('#')"""
 
 
-def move_slider(page, cell):
-    """Nudge the first slider in ``cell`` with the keyboard; returns (old, new) readouts."""
-    handle = cell.locator(".widget-slider .noUi-handle").first
-    before = handle.get_attribute("aria-valuenow")
-    handle.focus()
-    page.keyboard.press("ArrowRight")
-    if handle.get_attribute("aria-valuenow") == before:     # it was at its maximum
-        page.keyboard.press("ArrowLeft")
-    after = handle.get_attribute("aria-valuenow")
+def move_control(page, cell):
+    """Change the first slider in ``cell`` (keyboard), else its first dropdown; returns (old, new)."""
+    handle = cell.locator(".widget-slider .noUi-handle")
+    if handle.count():
+        handle = handle.first
+        before = handle.get_attribute("aria-valuetext")
+        handle.focus()
+        page.keyboard.press("ArrowRight")
+        if handle.get_attribute("aria-valuetext") == before:     # it was at its maximum
+            page.keyboard.press("ArrowLeft")
+        return before, handle.get_attribute("aria-valuetext")
+    select = cell.locator(".widget-dropdown select").first
+    options = select.locator("option").all_inner_texts()
+    before = select.evaluate("s => s.options[s.selectedIndex].text")
+    after = options[(options.index(before) + 1) % len(options)]
+    select.select_option(label=after)
     return before, after
 
 
@@ -211,7 +218,10 @@ def test_chapter_runs_and_widgets_respond(lab, browser, nb_path):
             """idx => { const cells = document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell');
                         return idx.every(i => cells[i] && cells[i].querySelector('.jp-OutputArea .jupyter-widgets')); }""",
             arg=_widget_cells(nb_path), timeout=WIDGET_TIMEOUT)
-        widget_cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell:has(.widget-slider .noUi-handle)")
+        # Interactive widgets: an output area plus a slider or a dropdown to change it.
+        widget_cells = page.locator(
+            ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell:has(.widget-output)"
+            ":is(:has(.widget-slider .noUi-handle), :has(.widget-dropdown select))")
         n_widgets = widget_cells.count()
         moved = []
         for i in range(n_widgets):
@@ -221,8 +231,8 @@ def test_chapter_runs_and_widgets_respond(lab, browser, nb_path):
             page.wait_for_function(f"cell => ({WIDGET_OUTPUT_JS})(cell) !== ''", arg=handle,
                                    timeout=WIDGET_TIMEOUT)
             old_output = page.evaluate(WIDGET_OUTPUT_JS, handle)
-            before, after = move_slider(page, cell)
-            assert before != after, f"widget {i}: the slider did not move (value {before})"
+            before, after = move_control(page, cell)
+            assert before != after, f"widget {i}: its control did not change (value {before})"
             page.wait_for_function(
                 f"""([cell, old]) => {{
                     const now = ({WIDGET_OUTPUT_JS})(cell);
@@ -234,9 +244,10 @@ def test_chapter_runs_and_widgets_respond(lab, browser, nb_path):
     finally:
         page.close()
     expected = _has_sliders(nb_path)
-    assert n_widgets >= expected, f"the notebook shows {expected} slider widgets, JupyterLab rendered {n_widgets}"
+    assert n_widgets >= expected, (f"the notebook shows {expected} widgets with a slider or dropdown, "
+                                   f"JupyterLab rendered {n_widgets}")
     assert not log.outside, f"requests left localhost: {log.outside[:5]}"
-    print(f"{rel}: ran all in {ran:.1f} s; moved {len(moved)} sliders {moved}")
+    print(f"{rel}: ran all in {ran:.1f} s; changed {len(moved)} widgets {moved}")
 
 
 def _widget_cells(nb_path):
@@ -247,11 +258,11 @@ def _widget_cells(nb_path):
 
 
 def _has_sliders(nb_path):
-    """Number of cells whose saved widget output includes a slider (0 without saved state)."""
+    """Number of cells whose saved widget includes a slider or dropdown (0 without saved state)."""
     nb = load_notebook(nb_path)
     state = nb.get("metadata", {}).get("widgets", {}).get(
         "application/vnd.jupyter.widget-state+json", {}).get("state", {})
-    sliders = {k for k, m in state.items() if "Slider" in m.get("model_name", "")}
+    sliders = {k for k, m in state.items() if re.search(r"Slider|Dropdown", m.get("model_name", ""))}
     if not sliders:
         return 0
 
