@@ -1,0 +1,112 @@
+"""The offline website's build script (site/build.py), without a browser.
+
+The pages themselves are checked in headless Chromium by tests/browser/test_site_browser.py.
+"""
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("nnbook_site_build", REPO / "site" / "build.py")
+build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build)
+
+
+def _notebook(path, cells, widget_state=None):
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
+    if widget_state is not None:
+        nb["metadata"]["widgets"] = {build.WIDGET_STATE: {"state": widget_state, "version_major": 2,
+                                                          "version_minor": 0}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb))
+    return path
+
+
+def _code(outputs, tags=()):
+    return {"cell_type": "code", "metadata": {"tags": list(tags)}, "source": "x", "execution_count": 1,
+            "outputs": outputs}
+
+
+ERROR = {"output_type": "error", "ename": "ValueError", "evalue": "boom", "traceback": []}
+VIEW = {"output_type": "display_data", "metadata": {},
+        "data": {build.WIDGET_VIEW: {"model_id": "m1", "version_major": 2, "version_minor": 0}}}
+
+
+def test_error_output_fails_unless_tagged_raises_exception(tmp_path):
+    problems, _ = build.check_notebook(_notebook(tmp_path / "book" / "a.ipynb", [_code([ERROR])]))
+    assert len(problems) == 1 and "ValueError: boom" in problems[0] and "book/a.ipynb" in problems[0]
+    problems, _ = build.check_notebook(
+        _notebook(tmp_path / "book" / "b.ipynb", [_code([ERROR], tags=["raises-exception"])]))
+    assert problems == []
+
+
+def test_widgets_without_saved_state_are_detected(tmp_path):
+    _, needs = build.check_notebook(_notebook(tmp_path / "book" / "w.ipynb", [_code([VIEW])]))
+    assert needs
+    _, needs = build.check_notebook(
+        _notebook(tmp_path / "book" / "s.ipynb", [_code([VIEW])], widget_state={"m1": {"model_name": "x"}}))
+    assert not needs
+    _, needs = build.check_notebook(_notebook(tmp_path / "book" / "n.ipynb", [_code([])]))
+    assert not needs
+
+
+def test_stage_rejects_errors_and_missing_widget_state(tmp_path):
+    root = tmp_path / "repo"
+    _notebook(root / "book" / "01_x.ipynb", [_code([ERROR])])
+    with pytest.raises(build.BuildError, match="01_x.ipynb: cell 0 raised ValueError"):
+        build.stage(tmp_path / "out", root)
+    _notebook(root / "book" / "01_x.ipynb", [_code([VIEW])])
+    with pytest.raises(build.BuildError, match="no saved widget state"):
+        build.stage(tmp_path / "out", root, execute_missing_state=False)
+
+
+def test_stage_lists_the_notebooks_that_exist(tmp_path):
+    root = tmp_path / "repo"
+    _notebook(root / "book" / "01_x.ipynb", [_code([])])
+    _notebook(root / "book" / ".ipynb_checkpoints" / "01_x-checkpoint.ipynb", [_code([])])
+    src = build.stage(tmp_path / "out", root)
+    index = (src / "index.md").read_text()
+    assert ":caption: Chapters" in index and "book/*" in index
+    assert ":caption: Exercises" not in index          # no exercises/ folder: no empty toctree
+    assert (src / "book" / "01_x.ipynb").is_file()
+    assert not (src / "book" / ".ipynb_checkpoints").exists()
+
+
+@pytest.mark.parametrize("html", [
+    '<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>',
+    "<script defer src='//cdnjs.cloudflare.com/require.js'></script>",
+    '<link rel="stylesheet" href="https://fonts.googleapis.com/css?family=Roboto">',
+    "<style>@font-face { src: url('https://example.org/f.woff2') }</style>",
+    '<style>@import "http://example.org/x.css";</style>',
+])
+def test_remote_assets_are_found(tmp_path, html):
+    (tmp_path / "page.html").write_text(f"<html><head>{html}</head></html>")
+    assert len(build.remote_assets(tmp_path)) == 1
+
+
+def test_links_and_local_assets_are_not_remote_assets(tmp_path):
+    (tmp_path / "page.html").write_text(
+        '<a href="https://mybinder.org/v2/gh/x/y/HEAD">Binder</a><script src="_static/x.js"></script>'
+        '<link rel="stylesheet" href="../_static/a.css"><img src="data:image/png;base64,AAAA">')
+    assert build.remote_assets(tmp_path) == []
+
+
+def test_site_builds_offline_with_every_notebook(tmp_path):
+    """Build the real book into a temp folder: warnings are errors, nothing loads from a CDN."""
+    pytest.importorskip("myst_nb", reason="the site needs the 'site' extra (pip install -e '.[site]')")
+    html = build.build(tmp_path / "site", quiet=True)
+    assert (html / "_static" / "mathjax" / "tex-chtml-full.js").is_file()
+    assert (html / "_static" / "widgets" / "embed.js").is_file()
+    pages = {p.relative_to(html).as_posix() for p in html.rglob("*.html")}
+    for folder, nb in build.notebooks():
+        page = f"{folder}/{nb.stem}.html"
+        assert page in pages, f"no page for {folder}/{nb.name}"
+        text = (html / page).read_text(encoding="utf-8")
+        assert f"/lab/tree/{folder}/{nb.name}" in text, f"{page} has no 'open in JupyterLab' link"
+        if build.WIDGET_VIEW in nb.read_text():   # the snapshot needs the state and the embed manager
+            assert "widgets/embed.js" in text and "application/vnd.jupyter.widget-state+json" in text, page
+    assert build.remote_assets(html) == []
+    assert not re.search(r"<script[^>]+src=\"https?://", (html / "index.html").read_text())
