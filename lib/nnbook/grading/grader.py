@@ -15,6 +15,7 @@ The submitted file is only read.
 import copy
 import csv
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,7 +105,9 @@ def detect_set(nb, sets):
 
 
 SUSPICIOUS = ("nnbook.grading", "set_custom_exc", "sys.modules", "builtins", "__import__", "settrace",
-              "sys.excepthook", "events.register", "check =", "def check")
+              "sys.excepthook", "events.register", "check =", "def check", "setattr(", "importlib")
+# assigning to an attribute of numpy or nnbook (monkeypatching what the checker relies on)
+PATCHING = re.compile(r"\b(?:np|numpy|nnbook|F)(?:\.\w+)+\s*=(?!=)")
 
 
 def _flags(nb, solution):
@@ -117,6 +120,8 @@ def _flags(nb, solution):
         for word in SUSPICIOUS:
             if word in cell.source:
                 found.append(f"cell {i} mentions {word!r}")
+        for match in PATCHING.finditer(cell.source):
+            found.append(f"cell {i} assigns to {match.group(0).rstrip(' =')!r}")
     return found
 
 
