@@ -101,6 +101,7 @@ def test_learner_cannot_set_its_own_score(graded):
     assert not (out / "score.json").exists()
     assert "mentions 'check ='" in proc.stdout           # flagged for a human to look at
     assert "assigns to 'nnbook.functional.relu_forward'" in proc.stdout
+    assert "nnbook.grading.check" in rows["fake_score"]["notes"]
 
 
 def test_timeout_costs_only_that_exercise(graded):

@@ -98,7 +98,7 @@ def main(argv=None):
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     g.add_argument("paths", nargs="+", metavar="PATH", help="submitted notebook(s), or folder(s) of them")
     g.add_argument("--csv", metavar="FILE", help="write a gradebook (student, file, set, points per exercise, "
-                   "total, max, error)")
+                   "total, max, error, notes)")
     g.add_argument("--timeout", type=float, default=60, metavar="SECONDS",
                    help="time limit per cell (default: 60)")
     g.add_argument("--feedback", metavar="DIR", default="feedback",

@@ -252,17 +252,18 @@ def expand(paths):
 
 
 def write_csv(subs, path, sets):
-    """Gradebook: student, file, set, one column per exercise (points), total, max, error."""
+    """Gradebook: student, file, set, one column per exercise (points), total, max, error, notes
+    (cells that touch the grading machinery, for a human to look at)."""
     ids = []
     for name in sorted({s.set_name for s in subs if s.set_name}):
         ids += [g for g in sets[name].points if g not in ids]
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["student", "file", "set", *ids, "total", "max", "error"])
+        w.writerow(["student", "file", "set", *ids, "total", "max", "error", "notes"])
         for s in subs:
             pts = {t.grade_id: t.points for t in s.tests}
             w.writerow([s.student, str(s.path), s.set_name, *[_num(pts[g]) if g in pts else "" for g in ids],
-                        _num(s.total), _num(s.max_points), s.error])
+                        _num(s.total), _num(s.max_points), s.error, "; ".join(s.flags)])
 
 
 def _num(x):

@@ -44,6 +44,8 @@ def markdown(sub):
     for t in sub.tests:
         if t.status != "passed" and t.feedback.strip():
             out += [f"## {t.grade_id}", "", "```", _ANSI.sub("", t.feedback).rstrip(), "```", ""]
+    if sub.flags:
+        out += ["## Notes for the grader", ""] + [f"- {f}" for f in sub.flags] + [""]
     return "\n".join(out)
 
 
@@ -65,6 +67,8 @@ def html_report(sub):
             parts.append(f"<h2>{e(t.grade_id)}</h2><pre>{e(_ANSI.sub('', t.feedback).rstrip())}</pre>")
             parts += [f"<img alt='expected, got and their difference' src='data:image/png;base64,{img}'>"
                       for img in t.images]
+    if sub.flags:
+        parts.append("<h2>Notes for the grader</h2><ul>" + "".join(f"<li>{e(f)}</li>" for f in sub.flags) + "</ul>")
     style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .8em;"
              "border-bottom:1px solid #ddd;text-align:left}.ok{color:#080}.bad{color:#b00}"
              "pre{background:#f6f6f6;padding:.6em;overflow-x:auto}img{max-width:100%}")
