@@ -12,9 +12,9 @@ from .gradcheck import _modules
 def gradient_norms(model, X, y, keys=("W",)):
     """Euclidean norm of each weight gradient after one forward/backward pass on a batch.
 
-    The model runs in training mode (batch norm uses the batch statistics, as in
-    training); batch-norm running averages are restored afterwards, so the model is
-    left as it was.
+    The model runs in training mode (batch norm uses the batch statistics and dropout
+    draws masks, as in training); batch-norm running averages and the train/eval mode
+    are restored afterwards. The ``grads`` of every layer are overwritten.
 
     Args:
         model: a layer or ``Sequential`` (e.g. :func:`nnbook.models.deep_cnn`).
