@@ -177,3 +177,16 @@ def test_clear_one_line_errors(tmp_path):
     proc = subprocess.run(CLI + ["grade", str(SUBMISSIONS / "invalid_json.ipynb"), "--set", "ex9"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2 and "unknown exercise set 'ex9'" in proc.stderr
+
+
+def test_notes_flag_answers_that_delegate_to_nnbook():
+    import copy
+
+    from nnbook.grading.grader import _flags, load_sets
+    sets = load_sets(ROOT / "solutions")
+    for s in sets.values():
+        assert _flags(s.nb, s.nb) == [], s.name          # the reference answers raise no flag
+    nb = copy.deepcopy(sets["ex1_fully_connected"].nb)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "relu_forward_solution")
+    cell.source = "from nnbook.functional import relu_forward"
+    assert any("nnbook's own relu_forward" in f for f in _flags(nb, sets["ex1_fully_connected"].nb))

@@ -122,6 +122,10 @@ def _flags(nb, solution):
                 found.append(f"cell {i} mentions {word!r}")
         for match in PATCHING.finditer(cell.source):
             found.append(f"cell {i} assigns to {match.group(0).rstrip(' =')!r}")
+        gid = grade_id(cell) or ""
+        own = gid[:-len("_solution")] if gid.endswith("_solution") else None
+        if own and re.search(rf"(\.\s*{own}\b|import[^\n]*\b{own}\b)", cell.source):
+            found.append(f"cell {i} seems to use nnbook's own {own} in its answer")
     return found
 
 
