@@ -258,3 +258,32 @@ def test_difference_picture():
     import matplotlib.pyplot as plt
     plt.close("all")
     del x, W
+
+
+WEIRD = {
+    "object array": lambda shape: np.empty(shape, dtype=object),
+    "strings": lambda shape: np.full(shape, "x"),
+    "complex": lambda shape: np.zeros(shape, dtype=complex),
+    "ints": lambda shape: np.zeros(shape, dtype=int),
+    "scalar": lambda shape: 3.0,
+    "generator": lambda shape: (i for i in range(3)),
+}
+
+
+@pytest.mark.parametrize("weird", sorted(WEIRD))
+@pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
+def test_never_crashes_on_odd_outputs(exercise_id, weird):
+    """Whatever a learner's function returns, evaluate() reports it and does not raise."""
+    ex = EXERCISES[exercise_id]
+    make = WEIRD[weird]
+
+    def odd(*args, **kwargs):
+        shape = args[0].shape if args and isinstance(args[0], np.ndarray) else (2, 2)
+        value = make(shape)
+        return value if len(ex.outputs) == 1 and ex.kind != "forward" else (value,) * max(2, len(ex.outputs))
+    forward = odd if ex.kind == "backward" else None
+    report = evaluate(exercise_id, odd, forward)
+    assert not report.passed and report.text()
+    if ex.kind == "backward":     # the learner's odd forward, with the reference's backward
+        report = evaluate(exercise_id, reference_fn(exercise_id), odd)
+        assert report.text()
