@@ -91,11 +91,22 @@ def _run_box(app, doctree):
     if not docname.startswith(("book/", "exercises/")):
         return
     path = f"{docname}.ipynb"
+    source = Path(app.env.doc2path(docname))
+    try:
+        has_widgets = "application/vnd.jupyter.widget-view+json" in source.read_text(encoding="utf-8")
+    except OSError:
+        has_widgets = False
+    if docname.startswith("exercises/"):
+        lead = "This page shows the exercise unanswered and read-only. To answer it and run its checks, open "
+    elif has_widgets:
+        lead = ("The widgets on this page are snapshots: they show their first output and do not respond. "
+                "To run the code and move the sliders, open ")
+    else:
+        lead = "To run the code and change it, open "
     box = nodes.admonition(classes=["tip", "nnbook-run"])
     box += nodes.title(text="Run this notebook")
     para = nodes.paragraph()
-    para += nodes.Text("The widgets on this page are snapshots: they show the first output and do "
-                       "not respond. To run the code and move the sliders, open ")
+    para += nodes.Text(lead)
     para += nodes.literal(text=path)
     para += nodes.Text(" in JupyterLab: from the repository, run ")
     para += nodes.literal(text="python3 dev.py lab")
