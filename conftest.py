@@ -6,4 +6,3 @@ import os
 
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
