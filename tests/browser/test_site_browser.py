@@ -169,3 +169,26 @@ def test_index_navigation_and_search(site, browser):
     assert not log.outside, f"requests left localhost: {log.outside[:5]}"
     assert not log.failed, f"failed requests: {log.failed[:5]}"
     assert not log.errors, f"console errors: {log.errors[:5]}"
+
+
+def test_every_other_page_loads_cleanly(site, browser):
+    """Pages that are not notebooks (index, search, genindex, folder READMEs): same network and
+    console rules, and any math on them is typeset."""
+    base, html = site
+    notebook_pages = {f"{p.parent.name}/{p.stem}.html" for p in NOTEBOOKS}
+    others = sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")
+                    if "_static" not in p.parts and p.relative_to(html).as_posix() not in notebook_pages)
+    assert "index.html" in others and "search.html" in others
+    problems = []
+    for rel in others:
+        page, log = open_page(browser, base, rel)
+        try:
+            untypeset = page.evaluate("() => [...document.querySelectorAll('.math')]"
+                                      ".filter(m => !m.querySelector('mjx-container')).length")
+        finally:
+            page.close()
+        for what, items in (("left localhost", log.outside), ("failed", log.failed),
+                            ("console errors", log.errors), ("untypeset math", [untypeset] if untypeset else [])):
+            if items:
+                problems.append(f"{rel}: {what}: {items[:3]}")
+    assert not problems, "\n".join(problems)
