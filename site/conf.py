@@ -46,7 +46,7 @@ html_favicon = "_static/favicon.svg"  # else browsers request /favicon.ico and g
 # --- theme ---------------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
 html_title = "nnbook: neural-network layers in NumPy"
-html_copy_source = False
+html_copy_source = True      # the download button serves _sources/...ipynb
 html_show_sourcelink = False
 html_last_updated_fmt = None
 html_context = {"default_mode": "light"}   # an empty mode logs a console error in the theme

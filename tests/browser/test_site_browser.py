@@ -117,8 +117,11 @@ def test_notebook_page(site, browser, nb_path):
                   brokenImages: imgs.filter(i => !(i.naturalWidth > 0)).map(i => i.src.slice(0, 80)),
                   sliders: art.querySelectorAll('.widget-slider .noUi-handle').length,
                   runBox: !!art.querySelector('.nnbook-run a.nnbook-open-lab'),
+                  download: (document.querySelector('a.btn-download-source-button') || {}).href || null,
                 };
             }""")
+        response = page.request.get(facts["download"]) if facts["download"] else None
+        downloaded = response.json() if response is not None and response.ok else None
         page.screenshot(path=str(artifact_path("site", f"{nb_path.parent.name}_{nb_path.stem}.png")),
                         full_page=True)
     finally:
@@ -139,6 +142,8 @@ def test_notebook_page(site, browser, nb_path):
     if want["sliders"]:
         assert facts["sliders"] > 0, "the notebook's widgets have sliders but none rendered"
     assert facts["runBox"], "no 'Run this notebook' box with a JupyterLab link"
+    assert downloaded is not None, f"the .ipynb download link is broken: {facts['download']}"
+    assert len(downloaded["cells"]) == len(load_notebook(nb_path)["cells"]), "downloaded another notebook"
     assert not log.outside, f"requests left localhost: {log.outside[:5]}"
     assert not log.failed, f"failed requests: {log.failed[:5]}"
     assert not log.errors, f"console errors: {log.errors[:5]}"
