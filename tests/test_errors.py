@@ -151,3 +151,11 @@ def test_sequential_rejects_non_layers():
 def test_bad_constructor_arguments(make, fragment):
     with raises(ValueError, fragment):
         make()
+
+
+def test_rel_error_rejects_shape_mismatch_and_complex():
+    from nnbook.gradcheck import rel_error
+    with raises(ValueError, "rel_error: shapes differ: (2,) vs (3,)"):
+        rel_error(np.zeros(2), np.zeros(3))
+    with raises(TypeError, "rel_error: b must hold real numbers", "complex128"):
+        rel_error(np.zeros(2), np.zeros(2, dtype=complex))

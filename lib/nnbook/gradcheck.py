@@ -12,7 +12,11 @@ def rel_error(a, b):
     ``max|a - b| / max(max|a|, max|b|, 1e-12)``: about 1e-10 for a correct float64
     backward, 1e-3 or more for a wrong one. Shapes must match.
     """
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a, b = np.asarray(a), np.asarray(b)
+    for name, v in (("a", a), ("b", b)):
+        if not (np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.integer)):
+            raise TypeError(f"rel_error: {name} must hold real numbers, got dtype {v.dtype}")
+    a, b = a.astype(np.float64), b.astype(np.float64)
     if a.shape != b.shape:
         raise ValueError(f"rel_error: shapes differ: {a.shape} vs {b.shape}")
     if a.size == 0:
