@@ -28,25 +28,24 @@ def maxpool2d_forward(x, kernel_size, stride=None):
         kernel_size, stride: int or (h, w) pair; ``stride=None`` means ``kernel_size``.
     Returns:
         out: shape (N, C, Ho, Wo).
-        cache: for :func:`maxpool2d_backward`; records which offset held each window's
-            *first* maximum (row-major order), the one PyTorch sends the gradient to.
+        cache: ``(x, out, kernel, stride)`` for :func:`maxpool2d_backward`.
     """
     kernel, stride, out_size = _geometry(x, kernel_size, stride, "maxpool2d_forward")
-    out = argmax = None
-    for k, _, (rows, cols) in offset_slices(kernel, stride, out_size):
+    out = None
+    for _, _, (rows, cols) in offset_slices(kernel, stride, out_size):
         window = x[:, :, rows, cols]
         if out is None:
             out = window.copy()
-            argmax = np.zeros(out.shape, dtype=np.int16)
         else:
-            better = window > out        # strict: ties keep the earlier offset
-            np.copyto(out, window, where=better)
-            argmax[better] = k
-    return out, (x.shape, argmax, kernel, stride)
+            np.maximum(out, window, out=out)
+    return out, (x, out, kernel, stride)
 
 
 def maxpool2d_backward(dout, cache):
-    """Gradient of :func:`maxpool2d_forward`: each window's dout goes to its first maximum.
+    """Gradient of :func:`maxpool2d_forward`: each window's dout goes to its *first* maximum.
+
+    Offsets are visited in row-major order; the first one whose input equals the window's
+    maximum takes the gradient (``taken`` keeps later ties out), as PyTorch does.
 
     Args:
         dout: shape (N, C, Ho, Wo).
@@ -55,12 +54,20 @@ def maxpool2d_backward(dout, cache):
     """
     who = "maxpool2d_backward"
     check_cache(cache, who, 4)
-    x_shape, argmax, kernel, stride = cache
-    check_dout(dout, argmax.shape, who)
-    dx = np.zeros(x_shape, dtype=dout.dtype)
-    zero = dout.dtype.type(0)
-    for k, _, (rows, cols) in offset_slices(kernel, stride, argmax.shape[2:]):
-        dx[:, :, rows, cols] += np.where(argmax == k, dout, zero)
+    x, out, kernel, stride = cache
+    check_dout(dout, out.shape, who)
+    dx = np.zeros(x.shape, dtype=dout.dtype)
+    taken = np.zeros(out.shape, dtype=bool)
+    hit = np.empty(out.shape, dtype=bool)
+    overlapping = stride[0] < kernel[0] or stride[1] < kernel[1]
+    for _, _, (rows, cols) in offset_slices(kernel, stride, out.shape[2:]):
+        np.equal(x[:, :, rows, cols], out, out=hit)
+        hit &= ~taken
+        taken |= hit
+        if overlapping:            # windows share pixels: add up
+            dx[:, :, rows, cols] += np.where(hit, dout, 0)
+        else:                      # each pixel is in at most one window
+            np.multiply(dout, hit, out=dx[:, :, rows, cols])
     return dx
 
 
