@@ -18,7 +18,7 @@ def t(a):
     ((2, 3, 9, 9), (4, 3, 3, 3), 1, 1), ((1, 3, 10, 7), (5, 3, 3, 3), 2, 1),
     ((3, 2, 8, 11), (4, 2, 2, 5), (2, 1), (0, 2)), ((2, 4, 8, 8), (6, 4, 1, 1), 2, 0),
     ((1, 1, 5, 5), (1, 1, 5, 5), 1, 2), ((2, 32, 20, 18), (33, 32, 3, 3), 1, 1),  # shifted by default
-    ((1, 40, 5, 7), (32, 40, 2, 3), 1, (0, 2))])
+    ((1, 40, 5, 7), (32, 40, 2, 3), 1, (0, 2)), ((3, 2, 17, 18), (4, 2, 3, 3), 2, 1)])
 def test_conv2d(x_shape, w_shape, stride, padding, conv_method):
     rng = np.random.default_rng(0)
     x, W, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])

@@ -12,6 +12,7 @@ CONV_CASES = [  # x shape, W shape, stride, padding
     ((2, 4, 8, 8), (5, 4, 1, 1), 2, 0),          # 1x1 projection
     ((1, 1, 4, 4), (2, 1, 4, 4), 3, 1),          # stride larger than needed
     ((1, 32, 4, 3), (32, 32, 3, 3), 1, 1),       # many channels (see conv_method for both formulations)
+    ((2, 1, 16, 17), (2, 1, 3, 3), (2, 1), 1),   # a larger image: im2col with the batch first
 ]
 
 

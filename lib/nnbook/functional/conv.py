@@ -6,7 +6,8 @@ products; :func:`conv2d_forward` picks the faster one for the shapes at hand.
 * **im2col** (any stride): the input patches are copied into a matrix ``cols`` of
   shape (C*kh*kw, N*Ho*Wo), one strided slice per kernel offset, and the whole
   convolution is one product with ``W.reshape(F, -1)``. Backward reuses ``cols`` for
-  dW and scatters ``W.T @ dout`` back per offset (col2im) for dx.
+  dW and scatters ``W.T @ dout`` back per offset (col2im) for dx. For small images the
+  working copies keep the batch as the last axis (long contiguous runs to copy).
 * **shifted** (stride 1, many channels): flatten the zero-padded input to
   (C, N*Hp*Wp). On that flat grid the pixel seen by kernel offset (i, j) is the
   pixel ``i*Wp + j`` columns further on, so each offset's contribution is
@@ -110,41 +111,64 @@ def conv2d_backward(dout, cache):
 
 
 # --- im2col ----------------------------------------------------------------------------
+# Working layout of the padded input: channels first, then either (N, Hp, Wp) or, for
+# small images, (Hp, Wp, N). With the batch last, each kernel offset's slice is a long
+# contiguous run (Wo * N values) instead of a short row of Wo values, which makes the
+# im2col / col2im copies about twice as fast on 14x14 or smaller maps.
+
+def _batch_last(H, W):
+    return H * W <= 256
+
+
+def _window(rows, cols, batch_last):
+    """Index of one kernel offset's slice in the working layout."""
+    return (slice(None), rows, cols, slice(None)) if batch_last else (slice(None), slice(None), rows, cols)
+
 
 def _im2col_forward(x, W, stride, padding, out_size):
     (N, C, H, Wd), (F, _, kh, kw), (ph, pw), (Ho, Wo) = x.shape, W.shape, padding, out_size
-    # cols[c, i, j, n, y, x] = xpad[n, c, y*sh + i, x*sw + j]
-    xpad_t = _scratch("xpad", (C, N, H + 2 * ph, Wd + 2 * pw), x.dtype)     # (C, N, Hp, Wp)
+    last = _batch_last(H, Wd)
+    Hp, Wp = H + 2 * ph, Wd + 2 * pw
+    xpad = _scratch("xpad", (C, Hp, Wp, N) if last else (C, N, Hp, Wp), x.dtype)
     if ph or pw:
-        xpad_t.fill(0)
-    xpad_t[:, :, ph:ph + H, pw:pw + Wd] = x.transpose(1, 0, 2, 3)
-    cols = np.empty((C, kh, kw, N, Ho, Wo), dtype=x.dtype)
+        xpad.fill(0)
+    inner = _window(slice(ph, ph + H), slice(pw, pw + Wd), last)
+    xpad[inner] = x.transpose(1, 2, 3, 0) if last else x.transpose(1, 0, 2, 3)
+    # cols[c, i, j, positions] = xpad[c, positions shifted by (i, j)]
+    cols = np.empty((C, kh, kw) + ((Ho, Wo, N) if last else (N, Ho, Wo)), dtype=x.dtype)
     for _, (i, j), (rows, cs) in offset_slices((kh, kw), stride, out_size):
-        cols[:, i, j] = xpad_t[:, :, rows, cs]
+        cols[:, i, j] = xpad[_window(rows, cs, last)]
     cols = cols.reshape(C * kh * kw, N * Ho * Wo)
-    # one product, (N*Ho*Wo, C*kh*kw) @ (C*kh*kw, F): the faster orientation here
+    # one product, (positions, C*kh*kw) @ (C*kh*kw, F): the faster orientation here
     out_t = np.matmul(cols.T, W.reshape(F, -1).T, out=_scratch("out", (N * Ho * Wo, F), x.dtype))
-    out = np.empty((N, F, Ho * Wo), dtype=x.dtype)
-    np.copyto(out, out_t.reshape(N, Ho * Wo, F).transpose(0, 2, 1))
-    return out.reshape(N, F, Ho, Wo), cols
+    out = np.empty((N, F, Ho, Wo), dtype=x.dtype)
+    if last:
+        np.copyto(out, out_t.reshape(Ho, Wo, N, F).transpose(2, 3, 0, 1))
+    else:
+        np.copyto(out, out_t.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2))
+    return out, cols
 
 
 def _im2col_backward(dout, x_shape, W, stride, padding, cols):
     (N, C, H, Wd), (F, _, kh, kw), (ph, pw) = x_shape, W.shape, padding
     Ho, Wo = dout.shape[2:]
-    dout_t = _scratch("dout", (F, N, Ho, Wo), dout.dtype)
-    dout_t[...] = dout.transpose(1, 0, 2, 3)
+    last = _batch_last(H, Wd)
+    dout_t = _scratch("dout", (F, Ho, Wo, N) if last else (F, N, Ho, Wo), dout.dtype)
+    dout_t[...] = dout.transpose(1, 2, 3, 0) if last else dout.transpose(1, 0, 2, 3)
     dout_t = dout_t.reshape(F, N * Ho * Wo)
     dW = (cols @ dout_t.T).T.reshape(W.shape)
     dcols = np.matmul(W.reshape(F, -1).T, dout_t,
                       out=_scratch("dcols", (C * kh * kw, N * Ho * Wo), dout.dtype))
-    dcols = dcols.reshape(C, kh, kw, N, Ho, Wo)
+    dcols = dcols.reshape((C, kh, kw) + ((Ho, Wo, N) if last else (N, Ho, Wo)))
     # col2im: add each offset's patch gradient back where the patch came from
-    dxpad_t = _scratch("dxpad", (C, N, H + 2 * ph, Wd + 2 * pw), dout.dtype)
-    dxpad_t.fill(0)
+    Hp, Wp = H + 2 * ph, Wd + 2 * pw
+    dxpad = _scratch("dxpad", (C, Hp, Wp, N) if last else (C, N, Hp, Wp), dout.dtype)
+    dxpad.fill(0)
     for _, (i, j), (rows, cs) in offset_slices((kh, kw), stride, (Ho, Wo)):
-        dxpad_t[:, :, rows, cs] += dcols[:, i, j]
-    dx = np.ascontiguousarray(dxpad_t[:, :, ph:ph + H, pw:pw + Wd].transpose(1, 0, 2, 3))
+        dxpad[_window(rows, cs, last)] += dcols[:, i, j]
+    inner = dxpad[_window(slice(ph, ph + H), slice(pw, pw + Wd), last)]
+    dx = np.empty((N, C, H, Wd), dtype=dout.dtype)
+    np.copyto(dx, inner.transpose(3, 0, 1, 2) if last else inner.transpose(1, 0, 2, 3))
     return dx, dW
 
 
