@@ -150,3 +150,21 @@ def test_float32_in_float32_out(op, args):
     grads = getattr(F, op.replace("forward", "backward"))(np.ones_like(out), cache)
     for g in grads if isinstance(grads, tuple) else (grads,):
         assert g.dtype == np.float32
+
+
+def test_conv2d_caches_stay_valid_while_held():
+    """Work arrays are recycled only when no cache holds them: two live caches never share one."""
+    rng = np.random.default_rng(5)
+    W, b = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    x1, x2 = rng.standard_normal((2, 2, 6, 6)), rng.standard_normal((2, 2, 6, 6))
+    out1, cache1 = F.conv2d_forward(x1, W, b, 1, 1)
+    out2, cache2 = F.conv2d_forward(x2, W, b, 1, 1)     # same shapes, while cache1 is alive
+    dout = rng.standard_normal(out1.shape)
+    dx1, dW1, _ = F.conv2d_backward(dout, cache1)
+    ref = naive.conv2d_backward(dout, naive.conv2d_forward(x1, W, b, 1, 1)[1])
+    assert rel_error(dx1, ref[0]) < 1e-12 and rel_error(dW1, ref[1]) < 1e-12
+    del cache1
+    for _ in range(3):                                  # later calls may reuse cache1's arrays
+        F.conv2d_forward(rng.standard_normal((2, 2, 6, 6)), W, b, 1, 1)
+    ref2 = naive.conv2d_backward(dout, naive.conv2d_forward(x2, W, b, 1, 1)[1])
+    assert rel_error(F.conv2d_backward(dout, cache2)[1], ref2[1]) < 1e-12

@@ -15,6 +15,7 @@ products; :func:`conv2d_forward` picks the faster one for the shapes at hand.
   The outputs that wrap around a row or image edge are computed and dropped.
   dx is the same trick run backwards (a transposed convolution).
 """
+import sys
 import threading
 
 import numpy as np
@@ -38,6 +39,22 @@ def _scratch(name, shape, dtype):
     if buf is None or buf.dtype != dtype or buf.size < size:
         buf = pool[name] = np.empty(size, dtype=dtype)
     return buf[:size].reshape(shape)
+
+
+def _recycled(name, shape, dtype):
+    """A work array that outlives the call (it goes into the cache), reused once nothing holds it.
+
+    An array in the pool whose only owner is the pool (checked by its reference count)
+    is free: the forward pass whose cache held it has been dropped or replaced.
+    """
+    pool = _local.__dict__.setdefault("recycled", {}).setdefault((name, shape, np.dtype(dtype)), [])
+    for buf in pool:
+        if sys.getrefcount(buf) <= 3:        # the pool's list, the loop variable, getrefcount's argument
+            return buf
+    if len(pool) < 4:
+        pool.append(np.empty(shape, dtype=dtype))
+        return pool[-1]
+    return np.empty(shape, dtype=dtype)
 
 
 def _use_shifted(C, F, stride, padded_size, out_size):
@@ -135,7 +152,7 @@ def _im2col_forward(x, W, stride, padding, out_size):
     inner = _window(slice(ph, ph + H), slice(pw, pw + Wd), last)
     xpad[inner] = x.transpose(1, 2, 3, 0) if last else x.transpose(1, 0, 2, 3)
     # cols[c, i, j, positions] = xpad[c, positions shifted by (i, j)]
-    cols = np.empty((C, kh, kw) + ((Ho, Wo, N) if last else (N, Ho, Wo)), dtype=x.dtype)
+    cols = _recycled("cols", (C, kh, kw) + ((Ho, Wo, N) if last else (N, Ho, Wo)), x.dtype)
     for _, (i, j), (rows, cs) in offset_slices((kh, kw), stride, out_size):
         cols[:, i, j] = xpad[_window(rows, cs, last)]
     cols = cols.reshape(C * kh * kw, N * Ho * Wo)
