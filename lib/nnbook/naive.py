@@ -44,37 +44,35 @@ def conv2d_backward(dout, cache):
     return dxp[:, :, ph:ph + H, pw:pw + Wd], dW, db
 
 
-def _pool_windows(x_shape, kernel_size, stride):
+def _pool_geometry(x_shape, kernel_size, stride):
+    """Output shape (N, C, Ho, Wo) and every window as ``(output index, input index)``."""
     (kh, kw) = as_pair(kernel_size, "naive", "kernel_size")
     (sh, sw) = (kh, kw) if stride is None else as_pair(stride, "naive", "stride")
     N, C, H, W = x_shape
     Ho, Wo = (H - kh) // sh + 1, (W - kw) // sw + 1
-    for n in range(N):
-        for c in range(C):
-            for i in range(Ho):
-                for j in range(Wo):
-                    yield (n, c, i, j), (n, c, slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw))
+    windows = [((n, c, i, j), (n, c, slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)))
+               for n in range(N) for c in range(C) for i in range(Ho) for j in range(Wo)]
+    return (N, C, Ho, Wo), windows
 
 
-def _pool_out_shape(x_shape, kernel_size, stride):
-    (kh, kw) = as_pair(kernel_size, "naive", "kernel_size")
-    (sh, sw) = (kh, kw) if stride is None else as_pair(stride, "naive", "stride")
-    return x_shape[:2] + ((x_shape[2] - kh) // sh + 1, (x_shape[3] - kw) // sw + 1)
+def _pool_forward(x, kernel_size, stride, reduce):
+    out_shape, windows = _pool_geometry(x.shape, kernel_size, stride)
+    out = np.zeros(out_shape, dtype=x.dtype)
+    for o, window in windows:
+        out[o] = reduce(x[window])
+    return out, (x, kernel_size, stride)
 
 
 def maxpool2d_forward(x, kernel_size, stride=None):
     """Shape: (N, C, H, W) -> (N, C, Ho, Wo)."""
-    out = np.zeros(_pool_out_shape(x.shape, kernel_size, stride), dtype=x.dtype)
-    for o, window in _pool_windows(x.shape, kernel_size, stride):
-        out[o] = x[window].max()
-    return out, (x, kernel_size, stride)
+    return _pool_forward(x, kernel_size, stride, np.max)
 
 
 def maxpool2d_backward(dout, cache):
     """Each window's gradient goes to its first maximum (row-major)."""
     x, kernel_size, stride = cache
     dx = np.zeros_like(x)
-    for o, window in _pool_windows(x.shape, kernel_size, stride):
+    for o, window in _pool_geometry(x.shape, kernel_size, stride)[1]:
         patch = x[window]
         i, j = np.unravel_index(np.argmax(patch), patch.shape)
         dx[window][i, j] += dout[o]
@@ -83,16 +81,13 @@ def maxpool2d_backward(dout, cache):
 
 def avgpool2d_forward(x, kernel_size, stride=None):
     """Shape: (N, C, H, W) -> (N, C, Ho, Wo)."""
-    out = np.zeros(_pool_out_shape(x.shape, kernel_size, stride), dtype=x.dtype)
-    for o, window in _pool_windows(x.shape, kernel_size, stride):
-        out[o] = x[window].mean()
-    return out, (x, kernel_size, stride)
+    return _pool_forward(x, kernel_size, stride, np.mean)
 
 
 def avgpool2d_backward(dout, cache):
     x, kernel_size, stride = cache
     dx = np.zeros_like(x)
-    for o, window in _pool_windows(x.shape, kernel_size, stride):
+    for o, window in _pool_geometry(x.shape, kernel_size, stride)[1]:
         dx[window] += dout[o] / x[window].size
     return dx
 
