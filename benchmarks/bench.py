@@ -5,7 +5,8 @@
     python3 dev.py bench --threads 2     # both libraries on 2 threads
     python3 dev.py bench --quick         # tiny shapes, to check that the script runs
 
-Each cell is the best of several forward+backward passes, float32. The naive loop
+Each cell is the best of several forward+backward passes, float32, all libraries given
+the same random upstream gradient. The naive loop
 version (nnbook.naive, written as a learner first writes it) is timed on one image and
 scaled by the batch size. PyTorch is optional (``pip install torch==2.13.0``).
 Compare the ratios, not the absolute times: the machine may be shared.
@@ -77,25 +78,28 @@ def make_inputs(op, shape, a, rng):
     return (x,)
 
 
-def runner(lib, op, inputs, a):
-    """A function running one forward+backward pass with ``lib`` (functional or naive module)."""
+def forward_backward(lib, op, inputs, a):
+    """``(forward, backward)`` of one op from ``lib`` (the functional or the naive module)."""
     if op == "conv":
-        def run():
-            out, cache = lib.conv2d_forward(*inputs, a["stride"], a["padding"])
-            lib.conv2d_backward(np.ones_like(out), cache)
-    elif op == "maxpool":
-        def run():
-            out, cache = lib.maxpool2d_forward(inputs[0], a["k"])
-            lib.maxpool2d_backward(np.ones_like(out), cache)
-    else:
-        def run():
-            out, cache = lib.linear_forward(*inputs)
-            lib.linear_backward(np.ones_like(out), cache)
+        return (lambda: lib.conv2d_forward(*inputs, a["stride"], a["padding"]), lib.conv2d_backward)
+    if op == "maxpool":
+        return (lambda: lib.maxpool2d_forward(inputs[0], a["k"]), lib.maxpool2d_backward)
+    return (lambda: lib.linear_forward(*inputs), lib.linear_backward)
+
+
+def runner(lib, op, inputs, a, dout):
+    """A function running one forward+backward pass with ``lib``; ``dout`` is the upstream gradient."""
+    forward, backward = forward_backward(lib, op, inputs, a)
+
+    def run():
+        out, cache = forward()
+        backward(dout, cache)
     return run
 
 
-def torch_runner(op, inputs, a):
+def torch_runner(op, inputs, a, dout):
     ts = [torch.tensor(v, requires_grad=True) for v in inputs]
+    grad = torch.tensor(dout)
     TF = torch.nn.functional
 
     def run():
@@ -105,7 +109,7 @@ def torch_runner(op, inputs, a):
             out = TF.max_pool2d(ts[0], a["k"])
         else:
             out = ts[0] @ ts[1] + ts[2]
-        out.backward(torch.ones_like(out))
+        out.backward(grad)
     return run
 
 
@@ -114,10 +118,12 @@ def bench_layers(cases):
     rows = []
     for name, op, shape, a in cases:
         inputs = make_inputs(op, shape, a, rng)
-        ours = best_time(runner(F, op, inputs, a), ARGS.repeat)
+        out, _ = forward_backward(F, op, inputs, a)[0]()
+        dout = rng.standard_normal(out.shape, dtype=np.float32)             # the same gradient for all
+        ours = best_time(runner(F, op, inputs, a, dout), ARGS.repeat)
         one = tuple(v[:1] if i == 0 else v for i, v in enumerate(inputs))      # naive: one image, scaled
-        loop = best_time(runner(naive, op, one, a), 1) * shape[0]
-        ref = best_time(torch_runner(op, inputs, a), ARGS.repeat) if torch else None
+        loop = best_time(runner(naive, op, one, a, dout[:1]), 1) * shape[0]
+        ref = best_time(torch_runner(op, inputs, a, dout), ARGS.repeat) if torch else None
         rows.append((name, ours, loop, ref))
     print(f"\nforward + backward, float32, {ARGS.threads} thread(s); best of {ARGS.repeat}")
     head = f"{'operation':38s} {'nnbook':>10s} {'naive loops':>12s} {'PyTorch':>10s} {'nnbook/PyTorch':>15s} {'naive/nnbook':>13s}"
