@@ -20,7 +20,7 @@ import time
 def parse():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, default=1, help="BLAS and torch threads (default 1)")
-    p.add_argument("--repeat", type=int, default=7, help="timed repetitions per cell (best is kept)")
+    p.add_argument("--repeat", type=int, default=15, help="timed rounds per cell (the best is kept)")
     p.add_argument("--quick", action="store_true", help="tiny shapes and no training (smoke test)")
     p.add_argument("--no-train", action="store_true", help="skip the ResNet training benchmark")
     return p.parse_args()
@@ -58,13 +58,17 @@ QUICK = [
 ]
 
 
-def best_time(fn, repeat):
-    fn()
-    best = float("inf")
+def best_times(fns, repeat):
+    """Best wall time of each function over ``repeat`` rounds, the functions taking turns
+    within a round, so that a slow spell of a shared machine hits all of them alike."""
+    for fn in fns:
+        fn()                                                   # warm-up: caches, work arrays
+    best = [float("inf")] * len(fns)
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
+        for k, fn in enumerate(fns):
+            t = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t)
     return best
 
 
@@ -120,10 +124,10 @@ def bench_layers(cases):
         inputs = make_inputs(op, shape, a, rng)
         out, _ = forward_backward(F, op, inputs, a)[0]()
         dout = rng.standard_normal(out.shape, dtype=np.float32)             # the same gradient for all
-        ours = best_time(runner(F, op, inputs, a, dout), ARGS.repeat)
+        fns = [runner(F, op, inputs, a, dout)] + ([torch_runner(op, inputs, a, dout)] if torch else [])
+        ours, ref = (best_times(fns, ARGS.repeat) + [None])[:2]
         one = tuple(v[:1] if i == 0 else v for i, v in enumerate(inputs))      # naive: one image, scaled
-        loop = best_time(runner(naive, op, one, a, dout[:1]), 1) * shape[0]
-        ref = best_time(torch_runner(op, inputs, a, dout), ARGS.repeat) if torch else None
+        loop = best_times([runner(naive, op, one, a, dout[:1])], 1)[0] * shape[0]
         rows.append((name, ours, loop, ref))
     print(f"\nforward + backward, float32, {ARGS.threads} thread(s); best of {ARGS.repeat}")
     head = f"{'operation':38s} {'nnbook':>10s} {'naive loops':>12s} {'PyTorch':>10s} {'nnbook/PyTorch':>15s} {'naive/nnbook':>13s}"
