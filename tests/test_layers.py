@@ -163,3 +163,14 @@ def test_initialisation_is_seeded_and_he_scaled():
     b = L.Conv2d(16, 32, 3, rng=np.random.default_rng(0)).params["W"]
     np.testing.assert_array_equal(a, b)
     assert abs(a.std() - np.sqrt(2 / (16 * 9))) < 0.01
+
+
+def test_modules_walks_every_layer_depth_first():
+    block = L.ResidualBlock(2, 4, stride=2, rng=np.random.default_rng(0))
+    model = L.Sequential(L.Conv2d(1, 2, 3, padding=1), block, L.Flatten())
+    found = list(model.modules())
+    assert found[0] is model and found[1] is model[0] and found[2] is block
+    for part in (block.bn1, block.conv1, block.bn2, block.conv2, block.projection):
+        assert any(m is part for m in found)
+    assert found[-1] is model[2]
+    assert len(found) == len({id(m) for m in found})

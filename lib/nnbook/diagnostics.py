@@ -6,7 +6,6 @@
 import numpy as np
 
 from .functional.losses import softmax_cross_entropy
-from .gradcheck import _modules
 
 
 def gradient_norms(model, X, y, keys=("W",)):
@@ -54,7 +53,7 @@ def feature_maps(model, x):
 
 
 def _running_stats(model):
-    return [(m, buf, getattr(m, buf).copy()) for m in _modules(model) for buf in getattr(m, "_buffers", ())]
+    return [(m, buf, getattr(m, buf).copy()) for m in model.modules() for buf in getattr(m, "_buffers", ())]
 
 
 def _restore_running_stats(saved):

@@ -76,8 +76,8 @@ def check_layer(layer, x, dout=None, rng=None, h=1e-6):
 
 def _forward_fixed(layer, x):
     """Forward pass that leaves running statistics and random masks unchanged between calls."""
-    saved = [(m, b, getattr(m, b).copy()) for m in _modules(layer) for b in getattr(m, "_buffers", ())]
-    states = [(m, m.rng.bit_generator.state) for m in _modules(layer) if hasattr(m, "rng")]
+    saved = [(m, b, getattr(m, b).copy()) for m in layer.modules() for b in getattr(m, "_buffers", ())]
+    states = [(m, m.rng.bit_generator.state) for m in layer.modules() if hasattr(m, "rng")]
     out = layer(x)
     for m, b, value in saved:
         getattr(m, b)[...] = value
@@ -85,8 +85,3 @@ def _forward_fixed(layer, x):
         m.rng.bit_generator.state = state
     return out
 
-
-def _modules(layer):
-    yield layer
-    for child in layer.children():
-        yield from _modules(child)

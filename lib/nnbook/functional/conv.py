@@ -7,7 +7,9 @@ products; :func:`conv2d_forward` picks the faster one for the shapes at hand.
   shape (C*kh*kw, N*Ho*Wo), one strided slice per kernel offset, and the whole
   convolution is one product with ``W.reshape(F, -1)``. Backward reuses ``cols`` for
   dW and scatters ``W.T @ dout`` back per offset (col2im) for dx. For small images the
-  working copies keep the batch as the last axis (long contiguous runs to copy).
+  working copies keep the batch as the last axis (long contiguous runs to copy). The bias
+  rides along as the weight of an extra all-ones row of ``cols``, so the same products
+  add it in the forward pass and sum ``dout`` into db in the backward pass.
 * **shifted** (stride 1, many channels): flatten the zero-padded input to
   (C, N*Hp*Wp). On that flat grid the pixel seen by kernel offset (i, j) is the
   pixel ``i*Wp + j`` columns further on, so each offset's contribution is

@@ -33,6 +33,12 @@ class Module:
         """Sub-layers, in order (none for a plain layer)."""
         return []
 
+    def modules(self):
+        """Yield this layer and every layer inside it, depth first (as PyTorch's ``modules()``)."""
+        yield self
+        for child in self.children():
+            yield from child.modules()
+
     # --- modes and parameters ------------------------------------------------
     def train(self, mode=True):
         self.training = mode
@@ -63,9 +69,9 @@ class Module:
         for _, module, key in self.named_parameters():
             module.params[key] = module.params[key].astype(dtype)
             module.grads[key] = np.zeros_like(module.params[key])
-        for child in [self] + list(_all_children(self)):
-            for buf in getattr(child, "_buffers", ()):
-                setattr(child, buf, getattr(child, buf).astype(dtype))
+        for module in self.modules():
+            for buf in getattr(module, "_buffers", ()):
+                setattr(module, buf, getattr(module, buf).astype(dtype))
         return self
 
     # --- helpers for subclasses ------------------------------------------------
@@ -107,12 +113,6 @@ class Module:
             lines.append(f"  ({label}): {body}")
         lines.append(")")
         return "\n".join(lines)
-
-
-def _all_children(module):
-    for child in module.children():
-        yield child
-        yield from _all_children(child)
 
 
 def init_weight(shape, fan_in, fan_out, init, rng, dtype):
