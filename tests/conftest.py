@@ -2,11 +2,16 @@
 import pytest
 
 
-@pytest.fixture(params=["auto", "im2col", "shifted"])
+@pytest.fixture(params=["auto", "im2col", "shifted", "shifted-in-small-blocks"])
 def conv_method(request, monkeypatch):
-    """Run a conv test with the automatic choice, and with each formulation forced (stride 1)."""
+    """Run a conv test with the automatic choice, and with each formulation forced (stride 1).
+
+    "shifted-in-small-blocks" makes the shifted method work in blocks of 7 columns, so
+    that test-sized inputs run through many blocks and a ragged last one."""
     import nnbook.functional.conv as conv
     if request.param != "auto":
-        forced = request.param == "shifted"
+        forced = request.param.startswith("shifted")
         monkeypatch.setattr(conv, "_use_shifted", lambda C, F, stride, *sizes: forced and stride == (1, 1))
+    if request.param == "shifted-in-small-blocks":
+        monkeypatch.setattr(conv, "_CHUNK", 7)
     return request.param
