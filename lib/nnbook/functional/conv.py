@@ -16,8 +16,8 @@ products; :func:`conv2d_forward` picks the faster one for the shapes at hand.
   ``W[:, :, i, j] @ xflat[:, shift:shift + L]``, a product on a *view*. The outputs that
   wrap around a row or image edge are computed and dropped. Block by block, the kh*kw
   shifted views are stacked into one cache-sized matrix so that a single product sums
-  them. dx is the same trick run backwards (a transposed convolution); dW is one long
-  product per offset.
+  them. dx is the same trick run backwards (a transposed convolution); dW adds up the
+  products of the same stacked blocks with the matching columns of dout.
 """
 import sys
 import threading
