@@ -5,10 +5,10 @@
     python3 dev.py bench --threads 2     # both libraries on 2 threads
     python3 dev.py bench --quick         # tiny shapes, to check that the script runs
 
-Each cell is the best of several forward+backward passes, float32, all libraries given
-the same random upstream gradient. The naive loop
-version (nnbook.naive, written as a learner first writes it) is timed on one image and
-scaled by the batch size. PyTorch is optional (``pip install torch==2.13.0``).
+Each cell is the best of several forward+backward passes, float32, every library given
+the same random upstream gradient; nnbook and PyTorch take turns within each round. The
+naive loop version (nnbook.naive, written as a learner first writes it) is timed on one
+image and scaled by the batch size. PyTorch is optional (``pip install torch==2.13.0``).
 Compare the ratios, not the absolute times: the machine may be shared.
 """
 import argparse
