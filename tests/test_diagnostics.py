@@ -1,4 +1,4 @@
-"""nnbook.diagnostics: per-layer gradient norms and feature maps (used by chapters 5 and 6)."""
+"""nnbook.diagnostics: per-layer gradient norms and feature maps (used by chapters 7 and 8)."""
 import numpy as np
 import pytest
 

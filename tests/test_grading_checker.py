@@ -5,7 +5,7 @@ import pytest
 import nnbook.functional as F
 from nnbook.grading import EXERCISES, ExerciseFailed, check, evaluate
 from nnbook.grading.checker import difference_figure
-from nnbook.grading.exercises import reference_block
+from nnbook.grading.sets.ex7_residual import reference_block
 from nnbook.layers import needs_projection
 
 

@@ -36,7 +36,7 @@ EXPECTED = {
 }
 ERRORS = {"invalid_json": "not a valid notebook (JSON)",
           "not_an_exercise": "not one of the exercise sets",
-          "wrong_set": "wrong exercise set: expected ex2_convolution, but the notebook is ex1_fully_connected"}
+          "wrong_set": "wrong exercise set: expected ex3_convolution, but the notebook is ex1_fully_connected"}
 
 
 def _snapshot(folder):
@@ -147,7 +147,7 @@ def test_untouched_exercises_score_zero(reference_runs):
     assert len(exs) == 5
     for r in exs:
         assert r["error"] == "" and float(r["total"]) == 0 and float(r["max"]) > 0, r
-    report = (out / "fb" / "exercises_ex2_convolution.md").read_text()
+    report = (out / "fb" / "exercises_ex3_convolution.md").read_text()
     assert "conv2d_forward is not written yet" in report and "| `conv2d_forward` | 0 / 3 |" in report
 
 

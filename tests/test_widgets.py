@@ -1,4 +1,4 @@
-"""The book's widgets (nnbook.widgets) and chapter 1-3 figures (nnbook.plotting): they compute the
+"""The book's widgets (nnbook.widgets) and chapter 1, 3 and 4 figures (nnbook.plotting): they compute the
 right thing, and every control redraws without error."""
 import matplotlib
 

@@ -26,7 +26,7 @@ Prints a table per submission and a summary; with --csv writes a gradebook; writ
 feedback report per submission into --feedback (Markdown or HTML).
 
 The student's name is the file's name, or its folder's name when the file is named after
-its exercise set (submissions/alice/ex2_convolution.ipynb -> alice).
+its exercise set (submissions/alice/ex3_convolution.ipynb -> alice).
 
 examples:
   nnbook grade submissions/ --csv grades.csv
@@ -105,7 +105,7 @@ def main(argv=None):
                    help="folder for the per-submission feedback reports (default: feedback; '' for none)")
     g.add_argument("--format", choices=("md", "html"), default="md",
                    help="feedback format: Markdown or HTML with pictures (default: md)")
-    g.add_argument("--set", metavar="NAME", help="expected exercise set, e.g. ex2_convolution "
+    g.add_argument("--set", metavar="NAME", help="expected exercise set, e.g. ex3_convolution "
                    "(default: recognized from the notebook; a file named after a set must be that set)")
     g.add_argument("--solutions", default=str(ROOT / "solutions"), metavar="DIR",
                    help="solution notebooks (default: the repository's solutions/)")

@@ -128,7 +128,7 @@ def compare_histories(histories, key="loss", ax=None):
     return ax.figure
 
 
-# --- figures for chapters 1-3 (fully connected, convolution, pooling) ---------------------------
+# --- figures for chapters 1, 3 and 4 (fully connected, convolution, pooling) ---------------------------
 
 def show_matrix(a, ax=None, title=None, groups=None, mark=None, fmt="{:g}", cmap="Blues",
                 vmin=None, vmax=None, fontsize=10):

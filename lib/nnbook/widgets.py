@@ -1,4 +1,4 @@
-"""Interactive figures for the book (ipywidgets + matplotlib), chapters 1-3.
+"""Interactive figures for the book (ipywidgets + matplotlib), chapters 1, 3 and 4.
 
 Each ``*_figure`` function draws one static figure (used in the text and by the tests);
 each ``*_playground`` function wraps it in widgets and returns the widget to display as
@@ -15,7 +15,7 @@ from .models import mlp
 from .plotting import plot_conv_geometry, plot_decision_boundary
 from .train import fit, predict
 
-# 3x3 kernels for chapter 2, all applied as cross-correlation (what conv2d computes).
+# 3x3 kernels for chapter 3, all applied as cross-correlation (what conv2d computes).
 KERNELS = {
     "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
     "box blur": [[1 / 9] * 3] * 3,
@@ -92,7 +92,7 @@ def spiral_playground(X=None, y=None, steps=1000):
     return widgets.VBox([widgets.HBox([hidden, lr]), out])
 
 
-# --- chapter 2: kernels and sliding windows ---------------------------------------------------
+# --- chapter 3: kernels and sliding windows ---------------------------------------------------
 
 def filter_image(image, kernel):
     """Cross-correlate a gray image (H, W) with a kernel (kh, kw), zero padding to keep the size."""
@@ -188,7 +188,7 @@ def conv_geometry_playground():
     return widgets.VBox([widgets.HBox([H, K]), widgets.HBox([S, P]), step, out])
 
 
-# --- chapter 3: pooling ------------------------------------------------------------------------
+# --- chapter 4: pooling ------------------------------------------------------------------------
 
 def pool_image(image, kind="max", size=2, stride=None):
     """Max or mean pooling of a gray image (H, W) with ``size`` x ``size`` windows. Returns (Ho, Wo)."""

@@ -277,6 +277,15 @@ def _run_gradcheck(ex, case, fn, forward):
     return problems
 
 
+def _run_judge(ex, case, fn, forward):
+    """An exercise with its own judging (see ``Exercise.judge``); its crash is a learner's bug only
+    when the learner's code raised, so it is reported like one."""
+    ok, problems = _call(ex.judge, ex.id, fn, forward, case)
+    if not ok:
+        return [Problem("exception", "call", f"raised {describe_exception(problems)}")]
+    return list(problems)
+
+
 def _hints(ex, case, problems, expected):
     """Hints for a case's problems; a hint rule that trips over odd output gives no hint."""
     hints = []
@@ -324,7 +333,9 @@ def evaluate(exercise_id, fn, forward=None, hidden=False):
     try:
         for case in ex.cases(hidden):
             expected = {}
-            if case.gradcheck:
+            if ex.judge is not None:
+                problems = _run_judge(ex, case, fn, forward)
+            elif case.gradcheck:
                 problems = _run_gradcheck(ex, case, fn, forward)
             elif ex.kind == "backward":
                 problems, expected = _run_backward(ex, case, fn, forward)

@@ -1,0 +1,168 @@
+"""What a graded exercise is, and the helpers every exercise set uses to define its cases.
+
+The exercises themselves live in :mod:`nnbook.grading.sets`, one module per exercise set
+(``sets/ex3_convolution.py`` holds the cases, references, hints and allowed-use rules of
+``exercises/ex3_convolution.ipynb``). Both ``check()`` in the notebooks and ``nnbook grade``
+run these cases.
+
+Kinds:
+    ``"forward"``: ``fn(*args, **kwargs) -> (out, cache)``; ``out`` is compared.
+    ``"backward"``: the learner's own forward makes the cache, then ``fn(dout, cache)``
+        must return the gradients named in ``outputs``.
+    ``"function"``: ``fn(*args, **kwargs)`` returns the values named in ``outputs``.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .cases import Case, materialize
+
+VISIBLE, HIDDEN = 1000, 5000   # seed bases of the visible and the hidden cases
+
+
+@dataclass
+class Exercise:
+    """What is graded for one function (see the module docstring for ``kind``).
+
+    reference(case) -> dict of expected outputs (backward: also given the learner's forward out).
+    alternatives(case, expected) -> list of ``(output, array, hint)``: common wrong answers;
+        when the learner's output equals one of them, the hint names the mistake.
+    rules: functions ``(case, problem) -> hint or None``.
+    only_with: ``{tag: hint}``; the hint is shown when every failing case has the tag
+        and some case without it passes.
+    """
+    id: str
+    kind: str
+    outputs: tuple
+    make_cases: object
+    reference: object
+    forward: str = None            # backward: id of the matching forward exercise
+    grad_args: tuple = ()          # backward: which forward args the gradients belong to
+    ref_forward: object = None     # backward: reference forward (for dout's shape)
+    alternatives: object = None
+    rules: tuple = ()
+    only_with: dict = field(default_factory=dict)
+    gradcheck: object = None       # optional custom gradient check: (fn, case) -> list of (name, err)
+    # whose forward the numerical gradient differentiates: the reference's (so a wrong forward
+    # costs only the forward exercise) or the learner's (dropout: the learner's own mask)
+    gradcheck_forward: str = "reference"
+    # optional custom judging of a case, replacing the comparison with ``reference``:
+    # ``(fn, forward, case) -> list of Problem`` (e.g. train with the learner's loop, then
+    # measure the accuracy of the weights it returned)
+    judge: object = None
+
+    def cases(self, hidden=False):
+        return self.make_cases(HIDDEN if hidden else VISIBLE, hidden)
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A tiered hint for one named mistake: the concept first, then the formula, code only on request.
+
+    Attributes:
+        id: stable name of the mistake (e.g. ``"conv_backward_overwrites"``); the class report
+            counts learners by it.
+        concept: level 1, the idea that was missed, in words ("overlapping windows add up").
+        formula: level 2, the formula that expresses it.
+        code: level 3, a line of code; shown only when asked (``check(..., hints=3)``).
+    """
+    id: str
+    concept: str
+    formula: str = ""
+    code: str = ""
+
+    def __str__(self):
+        return self.concept
+
+
+@dataclass
+class ExerciseSet:
+    """One exercise notebook's rules.
+
+    Attributes:
+        name: the notebook's stem, e.g. ``"ex3_convolution"``.
+        exercises: ids of the graded functions, in notebook order.
+        not_available: dotted names of nnbook's own implementations that answers may not
+            call while this set is graded (e.g. ``"nnbook.functional.conv2d_forward"``).
+    """
+    name: str
+    exercises: tuple
+    not_available: tuple = ()
+
+
+EXERCISES = {}
+SETS = {}
+
+
+def register(ex):
+    EXERCISES[ex.id] = ex
+    return ex
+
+
+def register_set(exercise_set):
+    unknown = [e for e in exercise_set.exercises if e not in EXERCISES]
+    if unknown:
+        raise KeyError(f"exercise set {exercise_set.name}: unknown exercises {unknown}")
+    SETS[exercise_set.name] = exercise_set
+    return exercise_set
+
+
+def dout_for(case, out):
+    """Seeded upstream gradient of the shape and dtype of ``out``."""
+    return np.random.default_rng(case.seed).standard_normal(out.shape).astype(out.dtype)
+
+
+def numbered(base, specs):
+    """Turn ``(name, builder, tags)`` specs into Cases with seeds ``base, base+1, ...``."""
+    cases = []
+    for i, (name, build, tags) in enumerate(specs):
+        rng = np.random.default_rng(base + i)
+        args, kwargs = build(rng)
+        cases.append(Case(name, tuple(args), kwargs, frozenset(tags), seed=base + i))
+    return cases
+
+
+def with_gradcheck(cases, base, build, name="numerical gradient (float64)"):
+    rng = np.random.default_rng(base + 99)
+    args, kwargs = build(rng)
+    return cases + [Case(name, tuple(args), kwargs, frozenset({"gradcheck"}), seed=base + 99, gradcheck=True)]
+
+
+def backward_reference(ref_forward, ref_backward, names):
+    def reference(case, learner_out=None):
+        args, kwargs = materialize(case.args), materialize(case.kwargs)
+        out, cache = ref_forward(*args, **kwargs)
+        grads = ref_backward(dout_for(case, out), cache)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        return dict(zip(names, grads))
+    return reference
+
+
+def forward_reference(ref_forward):
+    def reference(case, learner_out=None):
+        args, kwargs = materialize(case.args), materialize(case.kwargs)
+        return {"out": ref_forward(*args, **kwargs)[0]}
+    return reference
+
+
+def reference_out(ref_forward, case):
+    args, kwargs = materialize(case.args), materialize(case.kwargs)
+    return ref_forward(*args, **kwargs)[0]
+
+
+HINT_DTYPE = ("keep the input's dtype: create new arrays with dtype=x.dtype (np.zeros(shape, dtype=x.dtype), "
+              "np.zeros_like(x)); np.zeros(shape) alone gives float64")
+
+
+def dtype_rule(case, problem):
+    return HINT_DTYPE if problem.kind == "dtype" else None
+
+
+def inplace_rule(case, problem):
+    if problem.kind == "inplace":
+        return ("never change the inputs: compute into a new array (e.g. np.maximum(x, 0), x * mask, "
+                "or x.copy() first) instead of assigning into x")
+    return None
+
+
+COMMON_RULES = (dtype_rule, inplace_rule)

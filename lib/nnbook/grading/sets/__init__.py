@@ -1,0 +1,8 @@
+"""The exercise sets, one module each, named like their notebooks in ``exercises/``.
+
+Importing this package registers every set's exercises in
+:data:`nnbook.grading.exercise.EXERCISES` and the sets in :data:`~nnbook.grading.exercise.SETS`.
+To add a set: write ``sets/exN_topic.py`` (cases, references, hints, then ``register_set``)
+and import it here.
+"""
+from . import ex1_fully_connected, ex3_convolution, ex4_pooling, ex5_dropout, ex7_residual  # noqa: F401
