@@ -1,0 +1,15 @@
+"""Interactive figures for the book (ipywidgets + matplotlib), one module per chapter.
+
+Each ``*_figure`` function draws one static figure (used in the text and by the tests);
+each ``*_playground`` function wraps it in widgets and returns the widget to display as
+the last line of a notebook cell. Sliders redraw when released (``continuous_update=False``)
+and every redraw takes well under a second.
+
+- :mod:`.fully_connected` (chapter 1): ``spiral_figure``, ``spiral_playground``
+- :mod:`.convolution` (chapter 3): ``KERNELS``, ``filter_image``, ``kernel_figure``,
+  ``kernel_playground``, ``conv_geometry_playground``
+- :mod:`.pooling` (chapter 4): ``pool_image``, ``pooling_figure``, ``pooling_playground``
+"""
+from .convolution import KERNELS, conv_geometry_playground, filter_image, kernel_figure, kernel_playground  # noqa: F401
+from .fully_connected import spiral_figure, spiral_playground  # noqa: F401
+from .pooling import pool_image, pooling_figure, pooling_playground  # noqa: F401
