@@ -60,6 +60,8 @@ def sgd_momentum(w, dw, config=None):
             zeros at the start).
     Returns:
         next_w: shape and dtype of ``w``; config: the same dict with the new ``velocity``.
+    Shape:
+        ``w``, ``dw``, ``next_w`` and ``velocity`` all have the same (any) shape.
     """
     who = "sgd_momentum"
     config = _start(who, w, dw, config)
@@ -90,6 +92,8 @@ def rmsprop(w, dw, config=None):
             (:math:`s`, the moving average of squared gradients, shape of ``w``).
     Returns:
         next_w: shape and dtype of ``w``; config: the same dict with the new ``cache``.
+    Shape:
+        ``w``, ``dw``, ``next_w`` and ``cache`` all have the same (any) shape.
     """
     who = "rmsprop"
     config = _start(who, w, dw, config)
@@ -127,6 +131,8 @@ def adam(w, dw, config=None):
             0 before the first step).
     Returns:
         next_w: shape and dtype of ``w``; config: the same dict with the new ``m``, ``v``, ``t``.
+    Shape:
+        ``w``, ``dw``, ``next_w``, ``m`` and ``v`` all have the same (any) shape; ``t`` is an int.
     """
     who = "adam"
     config = _start(who, w, dw, config)
