@@ -99,7 +99,7 @@ def test_state_not_kept_fails_at_step_two():
         return w - config["lr"] * v, config
     r = run("sgd_momentum", forgets)
     assert r.n_passed == 0
-    assert "step 1 of 5: config has no 'velocity' (state)" in r.text()
+    assert "step 1 of 5: config has no 'velocity' (the state is kept in config under this name)" in r.text()
     assert hint_ids(r) == set()
 
     def stale(w, dw, config=None):                # stores the velocity of the first step only

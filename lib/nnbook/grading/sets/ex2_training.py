@@ -164,7 +164,8 @@ def _judge(exercise_id):
             for k, expected in ref_config.items():
                 name = f"config[{k!r}]"
                 if k not in config:
-                    what = "state" if k in keys else "hyper-parameter (set its default)"
+                    what = ("the state is kept in config under this name" if k in keys
+                            else "a hyper-parameter left out gets its default")
                     problems.append(Problem("structure", name, f"config has no {k!r} ({what})"))
                 elif (p := compare_output(name, expected, config[k])):
                     problems.append(p)
