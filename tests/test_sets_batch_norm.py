@@ -24,7 +24,6 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, 
     if training or eval_batch:
         mean = x.mean(axis=axes)
         var = x.var(axis=axes, ddof=ddof)
-        m = x.size // mean.size
         unbiased = x.var(axis=axes, ddof=1) if ddof == 0 else var
         new_mean, new_var = mean, (x.var(axis=axes) if biased_running else unbiased)
         if channel_stats_for_running:
