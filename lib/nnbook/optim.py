@@ -1,19 +1,175 @@
-"""Optimizers. All share one interface::
+"""Optimizers: update rules as functions, and optimizer objects that apply them to a model.
+
+The rules follow CS231n's contract, with PyTorch's semantics::
+
+    next_w, config = adam(w, dw, config)     # config: learning rate, hyper-parameters, state
+
+``config`` is a dict: hyper-parameters left out get their defaults (``config.setdefault``),
+and the state the rule needs between steps (``velocity``; ``cache``; ``m``, ``v``, ``t``) is
+kept in it, so feeding the returned config into the next call continues the run. ``w`` and
+``dw`` are not changed; ``next_w`` is a new array of ``w``'s shape and dtype.
+
+The optimizer objects share one interface and use these rules (one config per parameter)::
 
     opt = SGD(model, lr=0.1, momentum=0.9)
     ...  # forward, loss, model.backward(dlogits)
     opt.step()          # updates every parameter in place from model's grads
 
-State (momentum buffers, moments) is kept per parameter name.
+Weight decay (L2) is added to the gradient by the objects, before the rule: ``g + wd * p``.
 """
 import numpy as np
 
 
+def _start(who, w, dw, config):
+    if not isinstance(w, np.ndarray) or not isinstance(dw, np.ndarray):
+        raise TypeError(f"{who}: expected w and dw to be numpy arrays, got {type(w).__name__} "
+                        f"and {type(dw).__name__}")
+    if w.shape != dw.shape:
+        raise ValueError(f"{who}: dw must have the shape of w {w.shape}, got {dw.shape}")
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise TypeError(f"{who}: config must be a dict or None, got {type(config).__name__}")
+    return config
+
+
+def _check_hyper(who, config, positive=("lr",), unit=()):
+    for k in positive:
+        if not config[k] > 0:
+            raise ValueError(f"{who}: config[{k!r}] must be positive, got {config[k]!r}")
+    for k in unit:
+        if not 0 <= config[k] < 1:
+            raise ValueError(f"{who}: config[{k!r}] must be in [0, 1), got {config[k]!r}")
+
+
+def sgd_momentum(w, dw, config=None):
+    r"""One step of SGD with momentum, in PyTorch's form (the velocity is in gradient units).
+
+    .. math::
+        v_t = \mu\, v_{t-1} + g_t, \qquad w_t = w_{t-1} - \eta\, v_t, \qquad v_0 = 0
+
+    (CS231n writes :math:`v_t = \mu v_{t-1} - \eta g_t`, :math:`w_t = w_{t-1} + v_t`: the same
+    weights for a constant learning rate, but its velocity is :math:`-\eta` times this one.)
+    With ``momentum = 0`` this is plain SGD.
+
+    Args:
+        w: parameters, any shape.
+        dw: gradient of the loss with respect to ``w``, shape of ``w``.
+        config: dict (or None) with ``lr`` (:math:`\eta`, default 1e-2), ``momentum``
+            (:math:`\mu`, default 0.9) and the state ``velocity`` (:math:`v`, shape of ``w``,
+            zeros at the start).
+    Returns:
+        next_w: shape and dtype of ``w``; config: the same dict with the new ``velocity``.
+    Shape:
+        ``w``, ``dw``, ``next_w`` and ``velocity`` all have the same (any) shape.
+    """
+    who = "sgd_momentum"
+    config = _start(who, w, dw, config)
+    config.setdefault("lr", 1e-2)
+    config.setdefault("momentum", 0.9)
+    _check_hyper(who, config, unit=("momentum",))
+    v = config.get("velocity")
+    v = np.zeros_like(w) if v is None else v
+    v = config["momentum"] * v + dw
+    config["velocity"] = v
+    return w - config["lr"] * v, config
+
+
+def rmsprop(w, dw, config=None):
+    r"""One step of RMSProp (PyTorch's ``RMSprop`` without momentum or centering).
+
+    .. math::
+        s_t = \alpha\, s_{t-1} + (1 - \alpha)\, g_t^2, \qquad
+        w_t = w_{t-1} - \eta\, \frac{g_t}{\sqrt{s_t} + \epsilon}, \qquad s_0 = 0
+
+    (element-wise; :math:`\epsilon` is added *outside* the square root, as in PyTorch).
+
+    Args:
+        w: parameters, any shape.
+        dw: gradient, shape of ``w``.
+        config: dict (or None) with ``lr`` (default 1e-2), ``alpha`` (the decay rate of the
+            average, default 0.99), ``eps`` (default 1e-8) and the state ``cache``
+            (:math:`s`, the moving average of squared gradients, shape of ``w``).
+    Returns:
+        next_w: shape and dtype of ``w``; config: the same dict with the new ``cache``.
+    Shape:
+        ``w``, ``dw``, ``next_w`` and ``cache`` all have the same (any) shape.
+    """
+    who = "rmsprop"
+    config = _start(who, w, dw, config)
+    config.setdefault("lr", 1e-2)
+    config.setdefault("alpha", 0.99)
+    config.setdefault("eps", 1e-8)
+    _check_hyper(who, config, unit=("alpha",))
+    s = config.get("cache")
+    s = np.zeros_like(w) if s is None else s
+    a = config["alpha"]
+    s = a * s + (1 - a) * (dw * dw)
+    config["cache"] = s
+    return w - config["lr"] * dw / (np.sqrt(s) + config["eps"]), config
+
+
+def adam(w, dw, config=None):
+    r"""One step of Adam with bias correction (Kingma & Ba; PyTorch's ``Adam``).
+
+    .. math::
+        t &\leftarrow t + 1 \quad (t = 1 \text{ on the first step}) \\
+        m_t &= \beta_1 m_{t-1} + (1 - \beta_1)\, g_t, \qquad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\
+        \hat m_t &= \frac{m_t}{1 - \beta_1^t}, \qquad \hat v_t = \frac{v_t}{1 - \beta_2^t}, \qquad
+        w_t = w_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
+
+    with :math:`m_0 = v_0 = 0`. Without the correction the first steps would be far too short,
+    because the averages start at zero.
+
+    Args:
+        w: parameters, any shape.
+        dw: gradient, shape of ``w``.
+        config: dict (or None) with ``lr`` (default 1e-3), ``beta1`` (0.9), ``beta2`` (0.999),
+            ``eps`` (1e-8) and the state: ``m`` and ``v`` (the moving averages, shape of ``w``,
+            before bias correction) and ``t`` (the number of steps taken, this one included;
+            0 before the first step).
+    Returns:
+        next_w: shape and dtype of ``w``; config: the same dict with the new ``m``, ``v``, ``t``.
+    Shape:
+        ``w``, ``dw``, ``next_w``, ``m`` and ``v`` all have the same (any) shape; ``t`` is an int.
+    """
+    who = "adam"
+    config = _start(who, w, dw, config)
+    config.setdefault("lr", 1e-3)
+    config.setdefault("beta1", 0.9)
+    config.setdefault("beta2", 0.999)
+    config.setdefault("eps", 1e-8)
+    _check_hyper(who, config, unit=("beta1", "beta2"))
+    b1, b2 = config["beta1"], config["beta2"]
+    m, v = config.get("m"), config.get("v")
+    m = np.zeros_like(w) if m is None else m
+    v = np.zeros_like(w) if v is None else v
+    t = config.get("t", 0) + 1
+    m = b1 * m + (1 - b1) * dw
+    v = b2 * v + (1 - b2) * (dw * dw)
+    config.update(m=m, v=v, t=t)
+    m_hat = m / (1 - b1 ** t)
+    v_hat = v / (1 - b2 ** t)
+    return w - config["lr"] * m_hat / (np.sqrt(v_hat) + config["eps"]), config
+
+
 class Optimizer:
+    """Applies an update rule to every parameter of a model.
+
+    ``state[name]`` is the rule's config for the parameter ``name`` (hyper-parameters and state).
+    """
+    rule = None
+
     def __init__(self, model, lr):
         if not lr > 0:
             raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr!r}")
         self.model, self.lr, self.state = model, lr, {}
+        self.weight_decay = 0.0
+
+    def hyper(self):
+        """The hyper-parameters passed to the rule, e.g. ``{"lr": 0.1, "momentum": 0.9}``."""
+        return {"lr": self.lr}
 
     def step(self):
         for name, module, key in self.model.named_parameters():
@@ -23,60 +179,46 @@ class Optimizer:
             self.update(name, p, g.astype(p.dtype, copy=False))
 
     def update(self, name, p, g):
-        raise NotImplementedError
+        """Update the parameter array ``p`` in place from its gradient ``g``."""
+        if self.weight_decay:
+            g = g + self.weight_decay * p
+        config = self.state.setdefault(name, {})
+        config.update(self.hyper())       # the learning rate may change between steps (schedules)
+        next_p, self.state[name] = type(self).rule(p, g, config)
+        p[...] = next_p
 
 
 class SGD(Optimizer):
-    """``v = momentum * v + g + weight_decay * p``; ``p -= lr * v`` (PyTorch's SGD)."""
+    """``v = momentum * v + g + weight_decay * p``; ``p -= lr * v`` (PyTorch's SGD; see :func:`sgd_momentum`)."""
+    rule = staticmethod(sgd_momentum)
 
     def __init__(self, model, lr=0.01, momentum=0.0, weight_decay=0.0):
         super().__init__(model, lr)
         self.momentum, self.weight_decay = momentum, weight_decay
 
-    def update(self, name, p, g):
-        if self.weight_decay:
-            g = g + self.weight_decay * p
-        if self.momentum:
-            v = self.state.get(name)
-            v = g.copy() if v is None else self.momentum * v + g
-            self.state[name] = v
-            g = v
-        p -= self.lr * g
+    def hyper(self):
+        return {"lr": self.lr, "momentum": self.momentum}
 
 
 class RMSProp(Optimizer):
-    """``s = alpha * s + (1 - alpha) * g**2``; ``p -= lr * g / (sqrt(s) + eps)``."""
+    """``s = alpha * s + (1 - alpha) * g**2``; ``p -= lr * g / (sqrt(s) + eps)`` (see :func:`rmsprop`)."""
+    rule = staticmethod(rmsprop)
 
     def __init__(self, model, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0):
         super().__init__(model, lr)
         self.alpha, self.eps, self.weight_decay = alpha, eps, weight_decay
 
-    def update(self, name, p, g):
-        if self.weight_decay:
-            g = g + self.weight_decay * p
-        s = self.state.setdefault(name, np.zeros_like(p))
-        s *= self.alpha
-        s += (1 - self.alpha) * g * g
-        p -= self.lr * g / (np.sqrt(s) + self.eps)
+    def hyper(self):
+        return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps}
 
 
 class Adam(Optimizer):
-    """Adam with bias correction (Kingma & Ba), PyTorch's defaults."""
+    """Adam with bias correction (Kingma & Ba), PyTorch's defaults (see :func:`adam`)."""
+    rule = staticmethod(adam)
 
     def __init__(self, model, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(model, lr)
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
 
-    def update(self, name, p, g):
-        if self.weight_decay:
-            g = g + self.weight_decay * p
-        b1, b2 = self.betas
-        st = self.state.setdefault(name, {"t": 0, "m": np.zeros_like(p), "v": np.zeros_like(p)})
-        st["t"] += 1
-        st["m"] *= b1
-        st["m"] += (1 - b1) * g
-        st["v"] *= b2
-        st["v"] += (1 - b2) * g * g
-        m_hat = st["m"] / (1 - b1 ** st["t"])
-        v_hat = st["v"] / (1 - b2 ** st["t"])
-        p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+    def hyper(self):
+        return {"lr": self.lr, "beta1": self.betas[0], "beta2": self.betas[1], "eps": self.eps}

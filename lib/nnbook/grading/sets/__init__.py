@@ -5,4 +5,4 @@ Importing this package registers every set's exercises in
 To add a set: write ``sets/exN_topic.py`` (cases, references, hints, then ``register_set``)
 and import it here.
 """
-from . import ex1_fully_connected, ex3_convolution, ex4_pooling, ex5_dropout, ex7_residual  # noqa: F401
+from . import ex1_fully_connected, ex2_training, ex3_convolution, ex4_pooling, ex5_dropout, ex6_batch_norm, ex7_residual  # noqa: F401

@@ -1,0 +1,299 @@
+"""Exercise set ex6_batch_norm (``exercises/ex6_batch_norm.ipynb``): batch normalization.
+
+``batchnorm_forward`` has the contract of :func:`nnbook.functional.batchnorm_forward`: in
+training it must update ``running_mean`` and ``running_var`` *in place*, so its cases are
+judged by :func:`_forward_judge`: ``out`` and the running arrays after the call are compared
+with the reference's (in eval mode the running arrays must stay as they were), and ``x``,
+``gamma`` and ``beta`` must not change. ``batchnorm_backward`` is graded on the learner's own
+cache, against the reference and a numerical gradient, in training and in eval mode.
+
+Hints come from wrong variants: when the learner's output (or running array) equals what a
+known mistake gives, that mistake's hint is shown. See :mod:`nnbook.grading.exercise`.
+"""
+import numpy as np
+
+from ... import functional as F
+from ..cases import Case, call_args, materialize, randn
+from ..compare import Problem, compare_output, tolerance
+from ..exercise import (COMMON_RULES, Exercise, ExerciseSet, Hint, backward_reference, dout_for, dtype_rule,
+                        inplace_rule, register, register_set)
+
+ARGS = ("x", "gamma", "beta", "running_mean", "running_var")
+
+
+# --- cases ------------------------------------------------------------------------------------------
+
+def _bn_case(name, shape, training=True, momentum=0.1, eps=1e-5, dtype=np.float64, fresh=False, tags=()):
+    def build(rng):
+        C = shape[1]
+        x = (randn(rng, *shape, dtype=dtype, scale=2.0) + dtype(0.5) * np.arange(C, dtype=dtype).reshape(
+            (1, C) + (1,) * (len(shape) - 2))).astype(dtype)
+        gamma = (1 + 0.5 * rng.standard_normal(C)).astype(dtype)
+        beta = randn(rng, C, dtype=dtype)
+        if fresh:
+            rm, rv = np.zeros(C, dtype), np.ones(C, dtype)
+        else:
+            rm, rv = randn(rng, C, dtype=dtype), (0.5 + rng.random(C)).astype(dtype)
+        return (x, gamma, beta, rm, rv), {"training": training, "momentum": momentum, "eps": eps}
+    t = set(tags) | {"train" if training else "eval"} | ({"nchw"} if len(shape) == 4 else set()) \
+        | ({"float32"} if dtype == np.float32 else set())
+    return name, build, t
+
+
+def _specs(hidden):
+    if hidden:
+        return [_bn_case("(N, D) = (9, 7), training, momentum 0.05", (9, 7), momentum=0.05),
+                _bn_case("(N, C, H, W) = (4, 5, 2, 3), training, eps 1e-3", (4, 5, 2, 3), eps=1e-3),
+                _bn_case("(N, C, H, W) = (2, 4, 3, 3), eval", (2, 4, 3, 3), training=False),
+                _bn_case("float32 (N, D) = (5, 6), eval", (5, 6), training=False, dtype=np.float32)]
+    return [_bn_case("(N, D) = (6, 4), training", (6, 4)),
+            _bn_case("(N, D) = (3, 5), training, momentum 0.3", (3, 5), momentum=0.3),
+            _bn_case("(N, D) = (5, 3), eval", (5, 3), training=False),
+            _bn_case("(N, C, H, W) = (2, 3, 4, 4), training", (2, 3, 4, 4)),
+            _bn_case("(N, C, H, W) = (3, 2, 3, 5), eval", (3, 2, 3, 5), training=False),
+            _bn_case("fresh running statistics (zeros and ones), training", (4, 3), fresh=True),
+            _bn_case("batch of 2, eps 1e-3, training", (2, 3), eps=1e-3),
+            _bn_case("float32 (N, C, H, W) = (2, 3, 3, 3), training", (2, 3, 3, 3), dtype=np.float32)]
+
+
+def _inputs_rng(seed):
+    """The inputs' generator: another stream than ``dout_for``'s (seeded with the case's seed), since
+    a dout drawn like x would be an affine function of x per channel, whose batch-norm dx is 0."""
+    return np.random.default_rng([seed, 1])
+
+
+def _numbered(base, specs):
+    cases = []
+    for i, (name, build, tags) in enumerate(specs):
+        args, kwargs = build(_inputs_rng(base + i))
+        cases.append(Case(name, args, kwargs, frozenset(tags), seed=base + i))
+    return cases
+
+
+def _gradcheck_cases(base):
+    cases = []
+    for j, (training, shape) in enumerate(((True, (4, 2, 3, 3)), (False, (5, 3)))):
+        name, build, tags = _bn_case("", shape, training=training)
+        args, kwargs = build(_inputs_rng(base + 98 + j))
+        mode = "training" if training else "eval"
+        cases.append(Case(f"numerical gradient (float64), {mode}, x {shape}", args, kwargs,
+                          frozenset(tags | {"gradcheck"}), seed=base + 98 + j, gradcheck=True))
+    return cases
+
+
+# --- wrong variants (written out here, independently of nnbook.functional) --------------------------
+
+def _variant(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1, eps=1e-5,
+             axes=None, ddof_norm=0, batch_stats_in_eval=False, swap_momentum=False, biased_running=False):
+    """Batch norm with one mistake switched on; returns ``(out, new running_mean, new running_var)``."""
+    x64 = x.astype(np.float64)
+    axes = ((0,) if x.ndim == 2 else (0, 2, 3)) if axes is None else axes
+    shape = [1] * x.ndim
+    shape[1] = x.shape[1]
+    rm, rv = running_mean.astype(np.float64), running_var.astype(np.float64)
+    if training or batch_stats_in_eval:
+        m = int(np.prod([x.shape[a] for a in axes]))
+        mean = x64.mean(axis=axes, keepdims=True)
+        var = x64.var(axis=axes, keepdims=True)
+        norm_var = var * m / (m - 1) if ddof_norm else var
+        out = (x64 - mean) / np.sqrt(norm_var + eps)
+        cm, cv = mean.reshape(-1), var.reshape(-1)
+        if cm.shape == rm.shape:
+            cv = cv if biased_running else cv * m / (m - 1)
+            w_new = 1 - momentum if swap_momentum else momentum
+            rm, rv = (1 - w_new) * rm + w_new * cm, (1 - w_new) * rv + w_new * cv
+    else:
+        out = (x64 - rm.reshape(shape)) / np.sqrt(rv.reshape(shape) + eps)
+    out = out * gamma.astype(np.float64).reshape(shape) + beta.astype(np.float64).reshape(shape)
+    return out.astype(x.dtype), rm.astype(running_mean.dtype), rv.astype(running_var.dtype)
+
+
+HINT_UNBIASED_NORMALIZE = Hint(
+    "bn_unbiased_normalize",
+    "In training, normalize with the batch's own variance, the biased one (divide by the number of values "
+    "per channel, m). The unbiased estimate (divide by m - 1) is only for updating running_var.",
+    "out = gamma * (x - mean_B) / sqrt(var_B + eps) + beta, var_B = mean over the batch of (x - mean_B)**2",
+    "var = x.var(axis=axes)          # ddof=0 (numpy's default) for normalizing")
+HINT_EVAL_BATCH_STATS = Hint(
+    "bn_eval_batch_stats",
+    "In eval mode (training=False) batch norm uses the running statistics, not the batch's, and it does not "
+    "change them: the output of one example must not depend on the rest of the batch.",
+    "eval: out = gamma * (x - running_mean) / sqrt(running_var + eps) + beta",
+    "mean, var = running_mean, running_var   # when not training; no update")
+HINT_NOT_UPDATED = Hint(
+    "bn_running_not_updated",
+    "In training, running_mean and running_var must be updated in place: the caller keeps the arrays it "
+    "passed in and reads them later. Assigning a new array to the name (running_mean = ...) only changes "
+    "your local variable.",
+    "running = (1 - momentum) * running + momentum * batch_statistic, written into the given array",
+    "running_mean *= 1 - momentum; running_mean += momentum * mean   # or running_mean[:] = ...")
+HINT_MOMENTUM_SWAPPED = Hint(
+    "bn_momentum_swapped",
+    "momentum (0.1 by default, as in PyTorch) is the weight of the *new* batch statistic; the old running "
+    "value keeps the weight 1 - momentum. Yours has them the other way round.",
+    "running = (1 - momentum) * running + momentum * batch_statistic",
+    "running_mean[:] = (1 - momentum) * running_mean + momentum * mean")
+HINT_RUNNING_VAR_BIASED = Hint(
+    "bn_running_var_biased",
+    "running_var is updated with the unbiased variance of the batch (divide by m - 1, m = values per "
+    "channel), as in PyTorch, while normalizing uses the biased one.",
+    "running_var = (1 - momentum) * running_var + momentum * var_B * m / (m - 1)",
+    "running_var[:] = (1 - momentum) * running_var + momentum * var * m / (m - 1)")
+HINT_CHANNEL_AXES = Hint(
+    "bn_channel_axes",
+    "For images (N, C, H, W) the statistics are per channel: each channel's mean and variance are taken over "
+    "the batch and all positions, so there are C of them, like gamma and beta, shaped to broadcast along "
+    "axis 1.",
+    "mean_c = mean of x[:, c, :, :] over N, H and W",
+    "axes = (0,) if x.ndim == 2 else (0, 2, 3); mean = x.mean(axis=axes)")
+
+_WRONG = {
+    "out": [(HINT_UNBIASED_NORMALIZE, dict(ddof_norm=1)),
+            (HINT_EVAL_BATCH_STATS, dict(batch_stats_in_eval=True)),
+            (HINT_CHANNEL_AXES, dict(axes=(0,)))],
+    "running": [(HINT_EVAL_BATCH_STATS, dict(batch_stats_in_eval=True)),
+                (HINT_MOMENTUM_SWAPPED, dict(swap_momentum=True)),
+                (HINT_RUNNING_VAR_BIASED, dict(biased_running=True))],
+}
+
+
+def _agree(a, b, factor=10):
+    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)) or a.shape != b.shape:
+        return False
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return False
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    scale = max(np.abs(a64).max(initial=0), np.abs(b64).max(initial=0), 1e-12)
+    return np.abs(a64 - b64).max(initial=0) / scale <= factor * tolerance(a.dtype)
+
+
+def _forward_rule(case, problem):
+    """The hint of the wrong variant whose output (or running array) equals the learner's."""
+    if problem.kind != "values" or not isinstance(problem.got, np.ndarray):
+        return None
+    x = case.args[0]
+    if problem.output == "out":
+        which, idx = "out", 0
+    elif problem.output in ("running_mean", "running_var"):
+        which, idx = "running", 1 if problem.output == "running_mean" else 2
+        original = case.args[ARGS.index(problem.output)]
+        if case.kwargs["training"] and np.array_equal(problem.got, original):
+            return HINT_NOT_UPDATED
+    else:
+        return None
+    for hint, mistake in _WRONG[which]:
+        if mistake.get("axes") and x.ndim != 4:
+            continue
+        with np.errstate(all="ignore"):
+            alt = _variant(*materialize(case.args), **case.kwargs, **mistake)[idx]
+        if _agree(alt, problem.got) and not _agree(alt, problem.expected, factor=1):
+            return hint
+    return None
+
+
+# --- judging the forward: out and the running statistics after the call ---------------------------
+
+def _forward_judge(fn, forward, case):
+    from ..checker import describe_exception      # (checker imports this package)
+    args, kwargs = call_args(case)
+    before = [a.copy() for a in args]
+    try:
+        result = fn(*args, **kwargs)
+    except NotImplementedError:
+        raise
+    except (Exception, SystemExit) as exc:        # a learner's bug: report it, never crash
+        return [Problem("exception", "call", f"raised {describe_exception(exc)}")]
+    if not isinstance(result, tuple) or len(result) != 2:
+        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+        return [Problem("structure", "out", f"returned {got}; expected (out, cache)")]
+    ref_args = materialize(case.args)
+    ref_out, _ = F.batchnorm_forward(*ref_args, **kwargs)
+    problems = [p for p in [compare_output("out", ref_out, result[0])] if p]
+    training = kwargs["training"]
+    for i, name in enumerate(ARGS):
+        got, old = args[i], before[i]
+        changed = got.shape != old.shape or not np.array_equal(got, old, equal_nan=True)
+        if i < 3:
+            if changed:
+                problems.append(Problem("inplace", name, f"input {name} was modified in place"))
+        elif not training:
+            if changed:
+                problems.append(Problem("values", name, f"{name} changed in eval mode (it must stay as it "
+                                        "was: evaluation only reads the running statistics)", old, got))
+        elif not changed:
+            problems.append(Problem("values", name, f"{name} was not updated (training updates it in place)",
+                                    ref_args[i], got))
+        elif (p := compare_output(name, ref_args[i], got)):
+            problems.append(p)
+    return problems
+
+
+def _forward_reference(case, learner_out=None):
+    args, kwargs = call_args(case)
+    out, _ = F.batchnorm_forward(*args, **kwargs)
+    return {"out": out, "running_mean": args[3], "running_var": args[4]}
+
+
+# --- the backward ------------------------------------------------------------------------------------
+
+def _backward_alternatives(case, expected):
+    """Training-mode dx as if the batch mean and variance did not depend on x."""
+    if not case.kwargs["training"]:
+        return []
+    x, gamma, beta, rm, rv = materialize(case.args)
+    out, _ = F.batchnorm_forward(x, gamma, beta, rm, rv, **case.kwargs)
+    axes = (0,) if x.ndim == 2 else (0, 2, 3)
+    shape = [1] * x.ndim
+    shape[1] = x.shape[1]
+    x64 = x.astype(np.float64)
+    inv_std = 1 / np.sqrt(x64.var(axis=axes) + case.kwargs["eps"])
+    dx = dout_for(case, out).astype(np.float64) * (gamma.astype(np.float64) * inv_std).reshape(shape)
+    return [("dx", dx.astype(x.dtype), HINT_BACKWARD_CONSTANT_STATS)]
+
+
+HINT_BACKWARD_CONSTANT_STATS = Hint(
+    "bn_backward_constant_stats",
+    "In training, the batch mean and variance are computed from x, so every x also moves them: dx has two "
+    "more terms than dout * gamma / sqrt(var + eps), which is the eval-mode gradient. Follow the graph "
+    "through the mean and the variance (the chapter's backward section).",
+    "dx = gamma / sqrt(var + eps) * (dout - mean(dout) - xhat * mean(dout * xhat)), means per channel",
+    "dx = scale * (dout - dbeta / m - xhat * dgamma / m)   # scale = gamma / sqrt(var + eps), per channel")
+HINT_BACKWARD_AXES = Hint(
+    "bn_backward_axes",
+    "For images (N, C, H, W), gamma and beta act per channel, so their gradients add dout over the batch and "
+    "all positions: dgamma and dbeta have shape (C,).",
+    "dbeta_c = sum of dout[:, c, :, :] over N, H and W",
+    "dbeta = dout.sum(axis=(0, 2, 3))")
+
+
+def _backward_rule(case, problem):
+    if problem.output in ("dgamma", "dbeta") and problem.kind == "shape" and case.args[0].ndim == 4:
+        return HINT_BACKWARD_AXES
+    return None
+
+
+register(Exercise(
+    "batchnorm_forward", "forward", ("out",),
+    lambda base, hidden: _numbered(base, _specs(hidden)),
+    _forward_reference,
+    rules=(dtype_rule, inplace_rule, _forward_rule),
+    only_with={"nchw": HINT_CHANNEL_AXES},
+    judge=_forward_judge,
+))
+
+register(Exercise(
+    "batchnorm_backward", "backward", ("dx", "dgamma", "dbeta"),
+    lambda base, hidden: _numbered(base, _specs(hidden)) + _gradcheck_cases(base),
+    backward_reference(F.batchnorm_forward, F.batchnorm_backward, ("dx", "dgamma", "dbeta")),
+    forward="batchnorm_forward", grad_args=(0, 1, 2), ref_forward=F.batchnorm_forward,
+    rules=COMMON_RULES + (_backward_rule,),
+    alternatives=_backward_alternatives,
+    only_with={"nchw": HINT_BACKWARD_AXES},
+))
+
+
+register_set(ExerciseSet(
+    "ex6_batch_norm", ("batchnorm_forward", "batchnorm_backward"),
+    not_available=("nnbook.functional.batchnorm_forward", "nnbook.functional.batchnorm_backward",
+                   "nnbook.layers.BatchNorm1d", "nnbook.layers.BatchNorm2d"),
+))
