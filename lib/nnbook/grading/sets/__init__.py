@@ -6,3 +6,4 @@ To add a set: write ``sets/exN_topic.py`` (cases, references, hints, then ``regi
 and import it here.
 """
 from . import ex1_fully_connected, ex3_convolution, ex4_pooling, ex5_dropout, ex7_residual  # noqa: F401
+from . import ex8_putting_it_together  # noqa: F401
