@@ -275,19 +275,20 @@ HINT_BLOCK_MODE = Hint(
     "block_train_eval_mode",
     "batch norm has two modes: in training it normalizes with the batch's own mean and variance, "
     "in evaluation with the running estimates; your output matches the other mode "
-    "(../book/06_batch_norm.ipynb, training versus evaluation)",
+    "(../book/06_batch_norm.ipynb, section \"Training mode and evaluation mode\")",
     "training: (x - batch mean) / sqrt(batch var + eps); eval: (x - running_mean) / sqrt(running_var + eps)",
     "F.batchnorm_forward(x, gamma, beta, running_mean, running_var, training=training)")
 HINT_PROJECTION_INPUT = Hint(
     "block_projection_of_x",
     "in a pre-activation block the projection shortcut sees the pre-activated input, the same "
-    "relu(bn1(x)) the residual branch starts from, not the raw x (../book/07_residual.ipynb)",
+    "relu(bn1(x)) the residual branch starts from, not the raw x (../book/07_residual.ipynb, sections "
+    "\"Projection shortcuts\" and \"Pre-activation\")",
     "shortcut = W_proj * h (1x1, stride s), h = relu(bn1(x))",
     "skip = F.conv2d_forward(h, params['projection.W'], None, stride, 0)[0]")
 HINT_NO_SHORTCUT = Hint(
     "block_no_shortcut",
     "a residual block adds its shortcut to the branch's output: out = F(x) + shortcut "
-    "(../book/07_residual.ipynb)",
+    "(../book/07_residual.ipynb, section \"Residual learning\")",
     "out = conv2(relu(bn2(conv1(h)))) + shortcut",
     "out = branch + skip")
 
@@ -403,13 +404,14 @@ def _block_gradcheck(case, dout, dx, dparams):
 HINT_SHORTCUT_GRADIENT = Hint(
     "block_shortcut_gradient",
     "x reaches the output along two paths, the residual branch and the shortcut, so its gradient "
-    "is the sum of the gradients along both (../book/07_residual.ipynb, the gradient of a residual block)",
+    "is the sum of the gradients along both (../book/07_residual.ipynb, section \"Residual learning\")",
     "dL/dx = (dL/dx through the branch) + (dL/dx through the shortcut)",
     "dx = dx_branch + dout   # identity shortcut")
 HINT_PROJECTION_GRADIENT = Hint(
     "block_projection_gradient",
     "with a projection the shortcut starts at h = relu(bn1(x)), the same h the branch starts from, so "
-    "the two gradients join at h, before the backward pass of that relu and bn1 (../book/07_residual.ipynb)",
+    "the two gradients join at h, before the backward pass of that relu and bn1 (../book/07_residual.ipynb, "
+    "section \"Projection shortcuts\")",
     "dL/dh = (through conv1) + (through the projection)",
     "dh = dh_branch + dh_projection")
 HINT_BLOCK_GRADIENT = Hint(
@@ -492,19 +494,19 @@ def _judge_train_step(fn, forward, case):
 HINT_SGD_SIGN = Hint(
     "sgd_sign",
     "the weights moved uphill: the gradient points where the loss grows, so a descent step goes the "
-    "opposite way (../book/02_training.ipynb, mini-batch SGD)",
+    "opposite way (../book/02_training.ipynb, section \"Mini-batch SGD\")",
     "w_new = w - lr * dL/dw",
     "params[k] = params[k] - lr * grads[k]")
 HINT_SGD_NOT_APPLIED = Hint(
     "sgd_not_applied",
     "this array did not change: every weight, bias, gamma and beta takes a step, and the returned "
-    "params must hold the updated arrays (../book/02_training.ipynb)",
+    "params must hold the updated arrays (../book/02_training.ipynb, section \"Mini-batch SGD\")",
     "w_new = w - lr * dL/dw for every learnable array",
     "for k in grads: new_params[k] = params[k] - lr * grads[k]")
 HINT_SGD_LR = Hint(
     "sgd_learning_rate",
     "the step has the right direction but the wrong length: it is the gradient scaled by the learning "
-    "rate (../book/02_training.ipynb)",
+    "rate (../book/02_training.ipynb, section \"Mini-batch SGD\")",
     "w_new = w - lr * dL/dw",
     "params[k] - lr * grads[k]")
 HINT_SGD_GRADIENT = Hint(
@@ -513,18 +515,19 @@ HINT_SGD_GRADIENT = Hint(
     "goes through every layer in reverse (head, block2, block1, stem) with each layer's own cache, "
     "and that resnet_block_backward passes its checks",
     "change = -lr * dL/dw, with L the mean cross-entropy of the batch",
-    "grads.update(prefixed('block2.', dparams2))")
+    "for key, value in dparams2.items(): grads['block2.' + key] = value")
 HINT_STEP_LOSS = Hint(
     "train_step_loss",
     "the loss is the mean softmax cross-entropy of this batch, computed by the training-mode forward "
-    "pass before the update (../book/02_training.ipynb)",
+    "pass before the update (../book/02_training.ipynb, section \"Softmax and cross-entropy\")",
     "L = -(1/N) sum_n log softmax(z_n)[y_n]",
     "loss, dlogits = F.softmax_cross_entropy(logits, y_batch)")
 HINT_RUNNING_STATS = Hint(
     "bn_running_stats_not_updated",
     "the running statistics must be what the training-mode forward pass left in them: "
     "F.batchnorm_forward(..., training=True) updates the arrays you pass in place, so pass the arrays "
-    "of params themselves and return them (../book/06_batch_norm.ipynb, training versus evaluation)",
+    "of params themselves and return them (../book/06_batch_norm.ipynb, section \"Training mode and "
+    "evaluation mode\")",
     "running = (1 - momentum) * running + momentum * batch statistic, momentum = 0.1",
     "F.batchnorm_forward(x, p['bn1.gamma'], p['bn1.beta'], p['bn1.running_mean'], p['bn1.running_var'], "
     "training=True)")
@@ -594,23 +597,26 @@ def _judge_train(fn, forward, case):
 HINT_UNTRAINED = Hint(
     "train_returns_initial_params",
     "the weights you returned were never trained: each step returns new params, and the next step "
-    "and the final return must use those (../book/02_training.ipynb, mini-batch SGD)",
+    "and the final return must use those (../book/02_training.ipynb, section \"Mini-batch SGD\")",
     "for each epoch, for each batch: params <- train_step(params, batch)",
     "params, loss = train_step(params, X_batch, y_batch, lr)")
 HINT_TRAIN_STATS = Hint(
     "train_running_stats",
     "evaluation mode normalizes with the running statistics, and yours were never updated: the "
     "training-mode forward pass must update the arrays that end up in the returned params "
-    "(../book/06_batch_norm.ipynb, training versus evaluation)",
+    "(../book/06_batch_norm.ipynb, section \"Training mode and evaluation mode\")",
     "running = (1 - momentum) * running + momentum * batch statistic",
     "F.batchnorm_forward(x, ..., params['bn.running_mean'], params['bn.running_var'], training=True)")
 HINT_LOW_ACCURACY = Hint(
     "train_low_accuracy",
-    "training ran but the network is not good enough: check that train_step passes, that every epoch "
-    "visits every training batch once in a shuffled order, and that you use the given lr and batch_size "
-    "(../book/02_training.ipynb)",
-    "steps per epoch = ceil(N / batch_size)",
-    "order = rng.permutation(len(X)); batches = order[i:i + batch_size]")
+    "training ran but the network is not good enough: check that train_step passes its checks, that "
+    "every epoch visits every training example once, in a new shuffled order, in mini-batches of "
+    "batch_size, and that only the last epoch uses lr / 10 (../book/02_training.ipynb, sections "
+    "\"Mini-batch SGD\" and \"Learning-rate schedules\")",
+    "steps per epoch = ceil(N / batch_size); rate = lr, and lr / 10 in the last epoch",
+    "order = rng.permutation(len(X_fit)); batch = order[start:start + batch_size]")
+
+
 HINT_DIVERGED = Hint(
     "train_diverged",
     "the loss blew up: with the given learning rate a correct step does not diverge, so look for a "
