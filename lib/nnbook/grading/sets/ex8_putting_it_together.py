@@ -38,6 +38,7 @@ BUDGET = {"epochs": 6, "batch_size": 16, "lr": 0.1}   # what the grader asks the
 LAST_EPOCH_LR_FACTOR = 0.1  # the step schedule train() follows: the last epoch at lr / 10
 VALIDATION_FRACTION = 0.1   # the share of the training digits train() holds out for its own printout
 GRADCHECK_TOL = 1e-5        # as for every other gradient check of the learner's code
+SHOWN_ARRAYS = 3            # a training step's feedback details this many wrong arrays, then names the rest
 
 # names in nnbook.models.small_resnet(widths=WIDTHS) (a Sequential) -> names in the params dict
 _MODEL_PREFIX = {"0": "stem", "1": "block1", "2": "block2", "3": "bn", "6": "fc"}
@@ -481,14 +482,19 @@ def _judge_train_step(fn, forward, case):
         return problems
     if (p := compare_output("loss", ref_loss, loss)):
         problems.append(p)
+    wrong = []
     for k in ref_new:
         if is_learnable(k):
             p = compare_output(f"change of {k!r}", ref_new[k] - params0[k], new[k] - params0[k])
         else:
             p = compare_output(k, ref_new[k], new[k])
         if p:
-            problems.append(p)
-    return problems
+            wrong.append(p)
+    if len(wrong) > SHOWN_ARRAYS:      # the first few say what is wrong; the rest only by name
+        rest = [p.output.replace("change of ", "").strip("'") for p in wrong[SHOWN_ARRAYS:]]
+        wrong = wrong[:SHOWN_ARRAYS] + [Problem("more", "params", f"... and {len(rest)} more arrays are off: "
+                                                + ", ".join(rest))]
+    return problems + wrong
 
 
 HINT_SGD_SIGN = Hint(
