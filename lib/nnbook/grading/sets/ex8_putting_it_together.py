@@ -79,6 +79,9 @@ def init_params(rng=None):
         "fc.W" (16, 10); "fc.b" (10,).
     """
     rng = np.random.default_rng(0) if rng is None else rng
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"init_params: expected a numpy.random.Generator (np.random.default_rng(seed)), "
+                        f"got {type(rng).__name__}")
     c1, c2 = WIDTHS
     return {"stem.W": _he(rng, (c1, 1, 3, 3), 9),
             **_block_init(rng, "block1", c1, c1, 1),
@@ -90,10 +93,6 @@ def init_params(rng=None):
 def is_learnable(name):
     """True for weights, biases, gammas and betas; False for the batch-norm running statistics."""
     return not name.endswith(_BN_STATS)
-
-
-def learnable_keys():
-    return tuple(k for k in init_params() if is_learnable(k))
 
 
 @functools.lru_cache(maxsize=1)
