@@ -136,7 +136,7 @@ def test_solutions_score_full_marks(reference_runs):
     proc, rows, _ = reference_runs
     assert proc.returncode == 0, proc.stderr
     sols = [r for r in rows if r["student"] == "solutions"]
-    assert len(sols) == len(list((ROOT / "solutions").glob("*.ipynb"))) >= 7
+    assert len(sols) == len(list((ROOT / "solutions").glob("*.ipynb"))) == 8
     for r in sols:
         assert r["error"] == "" and float(r["total"]) == float(r["max"]) > 0, r
 
@@ -144,7 +144,7 @@ def test_solutions_score_full_marks(reference_runs):
 def test_untouched_exercises_score_zero(reference_runs):
     proc, rows, out = reference_runs
     exs = [r for r in rows if r["student"] == "exercises"]
-    assert len(exs) == len(list((ROOT / "exercises").glob("*.ipynb"))) >= 7
+    assert len(exs) == len(list((ROOT / "exercises").glob("*.ipynb"))) == 8
     for r in exs:
         assert r["error"] == "" and float(r["total"]) == 0 and float(r["max"]) > 0, r
     report = (out / "fb" / "exercises_ex3_convolution.md").read_text()
