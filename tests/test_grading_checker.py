@@ -598,3 +598,51 @@ def test_feedback_report_hides_code_behind_show_more():
     details = page[page.index("<details>"):page.index("</details>")]
     assert "dout.sum(axis=0)" in details
     assert "dout.sum(axis=0)" not in page.replace(details, "")
+
+
+# --- scaffolding without the answer ------------------------------------------------------------------
+
+def _exercise_text(nb):
+    """The markdown of an exercise notebook and the docstrings of its code cells."""
+    import ast
+    parts = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    for c in nb.cells:
+        if c.cell_type == "code":
+            try:
+                tree = ast.parse(c.source)
+            except SyntaxError:
+                continue
+            parts += [ast.get_docstring(n) or "" for n in ast.walk(tree)
+                      if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("name", ["ex1_fully_connected", "ex3_convolution", "ex4_pooling", "ex5_dropout",
+                                  "ex7_residual"])
+def test_exercise_text_does_not_give_the_solution_away(name):
+    """No line of the reference answer (and none of the formulas the issue found) is in the text
+    a learner reads, and the text points to the chapter instead."""
+    import re
+    from pathlib import Path
+    import nbformat
+    root = Path(__file__).resolve().parents[1]
+    solution = nbformat.read(root / "solutions" / f"{name}.ipynb", as_version=4)
+    text = _exercise_text(nbformat.read(root / "exercises" / f"{name}.ipynb", as_version=4))
+    squeezed = re.sub(r"\s+", "", text)
+    answer_lines = []
+    for c in solution.cells:
+        inside = False
+        for line in c.source.splitlines():
+            if "BEGIN SOLUTION" in line or "END SOLUTION" in line:
+                inside = "BEGIN" in line
+            elif inside and len(re.sub(r"\s+", "", line.split("#")[0])) >= 12:
+                answer_lines.append(re.sub(r"\s+", "", line.split("#")[0]))
+    assert answer_lines
+    # the output size is part of the task (the shapes), not of the answer
+    leaked = [line for line in answer_lines if line in squeezed and not line.startswith(("Ho=", "Wo="))]
+    assert not leaked, leaked
+    for formula in ("dout@W.T", "x_flat.T@dout", "rng.random(x.shape)>=p", "dout/(k*k)", "dout.sum(", "+="):
+        assert formula not in squeezed, formula
+    chapter = {"ex1": "01_fully_connected", "ex3": "03_convolution", "ex4": "04_pooling", "ex5": "05_dropout",
+               "ex7": "07_residual"}[name[:3]]
+    assert f"](../book/{chapter}.ipynb)" in text
