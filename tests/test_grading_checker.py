@@ -646,3 +646,13 @@ def test_exercise_text_does_not_give_the_solution_away(name):
     chapter = {"ex1": "01_fully_connected", "ex3": "03_convolution", "ex4": "04_pooling", "ex5": "05_dropout",
                "ex7": "07_residual"}[name[:3]]
     assert f"](../book/{chapter}.ipynb)" in text
+
+
+def test_a_coincidental_tag_is_not_blamed():
+    """The hidden tie case has a stride; the ties, not the stride, are the cause."""
+    r = report_for("maxpool2d_backward", maxpool_backward("all"), forward=maxpool_forward_cache, hidden=True)
+    failing = [res for res in r.results if not res.passed]
+    assert failing and all("stride" in res.case.tags for res in failing)
+    assert r.mistake_ids == ["maxpool_backward_all_ties"]
+    # ... while a stride bug keeps its "fails only with stride" summary
+    assert "fails_only_with_stride" in report_for("conv2d_forward", conv_stride_ignored).mistake_ids

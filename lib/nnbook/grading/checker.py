@@ -288,8 +288,14 @@ def _check_level(ex, results):
     failing = [r for r in results if not r.passed and not r.case.gradcheck]
     passing = [r for r in results if r.passed and not r.case.gradcheck]
     if failing and passing:
+        explained = all(any(not h.fallback for h in r.hints) for r in failing)
         for tag, hint in ex.only_with.items():
             if all(tag in r.case.tags for r in failing) and any(tag not in r.case.tags for r in passing):
+                # "fails only with <tag>" is an inference; when specific hints already explain every
+                # failing case and none of them is about that tag, the tag is a coincidence (the
+                # cases with ties happen to have a stride) and saying it would mislead
+                if explained and not any(tag in h.id for r in failing for h in r.hints):
+                    continue
                 found.append((as_hint(hint), [r.case.name for r in failing]))
     return found
 
