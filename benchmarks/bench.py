@@ -232,7 +232,32 @@ def bench_grading(repeat):
     for exercise, label, hidden, seconds, report in results:
         cases = f"{report.n_passed}/{len(report.results)} {'hidden' if hidden else 'visible'}"
         print(f"{exercise:20s} {label:40s} {cases:>14s} {seconds * 1e3:7.0f}ms  {', '.join(report.mistake_ids) or '-'}")
+    t = time.perf_counter()
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    imported = time.perf_counter() - t
+    picture = min(_picture_seconds(rows[2][2], rows[2][3]) for _ in range(max(1, repeat)))
+    print(f"{'':20s} {'+ the difference picture of a failing check':44s} {'(notebook)':>10s} {picture * 1e3:7.0f}ms"
+          f"  (+ {imported:.1f} s to import matplotlib, the first time)")
     return results
+
+
+def _picture_seconds(fn, forward):
+    """A failing check in a notebook: evaluate() and drawing expected | got | difference as a PNG."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from nnbook.grading import evaluate
+    from nnbook.grading.checker import difference_figure
+    t = time.perf_counter()
+    report = evaluate("conv2d_backward", fn, forward)
+    problem = next(p for r in report.results for p in r.problems if p.image_like)
+    fig = difference_figure(problem, "conv2d_backward")
+    fig.savefig(io.BytesIO(), format="png")
+    plt.close(fig)
+    return time.perf_counter() - t
 
 
 def main():
