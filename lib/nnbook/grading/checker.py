@@ -458,6 +458,5 @@ def check(exercise_id, fn, forward=None, hidden=False, hints=2):
                 print(f"(could not draw the picture: {exc})")
         failed = len(report.results) - report.n_passed
         deeper = any(len(h.levels(3)) > len(h.levels(hints)) for h in report.hints)
-        more = f"; check(..., hints={hints + 1}) says more" if deeper else ""
-        raise ExerciseFailed(f"{exercise_id}: {failed} of {len(report.results)} cases failed "
-                             f"(see the table above{more})")
+        more = f"; hints={hints + 1} says more" if deeper else ""     # short: error text wraps anywhere
+        raise ExerciseFailed(f"{exercise_id}: {failed} of {len(report.results)} cases failed (table above{more})")
