@@ -2,7 +2,13 @@
 
     check("conv2d_forward", conv2d_forward)                   # in a notebook: prints a table
     check("conv2d_backward", conv2d_backward, conv2d_forward) # backward: also give your forward
+    check("conv2d_backward", conv2d_backward, conv2d_forward, hints=3)   # hints with code
     report = evaluate("relu_forward", relu_forward)           # the same, as data
+
+In JupyterLab the table is HTML (the verdict and the hints first, then one row per case), with
+the plain text as fallback; in a terminal it is printed. Hints come in tiers: ``hints=1`` names
+the idea that was missed, ``hints=2`` (default) adds the formula, ``hints=3`` a line of code.
+Each named mistake is said once per check, with the cases it explains (``Report.mistakes``).
 
 ``check`` raises :class:`ExerciseFailed` (an AssertionError) when a case fails and
 ``NotImplementedError`` when the function is still the stub, so a test cell that calls it
