@@ -4,12 +4,19 @@
     python3 dev.py bench                 # all shapes, one BLAS/torch thread (as in the book)
     python3 dev.py bench --threads 2     # both libraries on 2 threads
     python3 dev.py bench --quick         # tiny shapes, to check that the script runs
+    python3 dev.py bench --check         # only: how long check() takes on loop-style answers
 
 Each cell is the best of several forward+backward passes, float32, every library given
 the same random upstream gradient; nnbook and PyTorch take turns within each round. The
 naive loop version (nnbook.naive, written as a learner first writes it) is timed on one
 image and scaled by the batch size. PyTorch is optional (``pip install torch==2.13.0``).
 Compare the ratios, not the absolute times: the machine may be shared.
+
+The grading section times ``nnbook.grading.evaluate`` (what ``check()`` runs, plus rendering
+its text and HTML tables) on answers written as a learner writes them: the loops of
+``nnbook.naive`` (every pixel), the exercise's own loop over output positions, and the same
+loop with a classic bug, whose failing cases also run the mistake detectors. The target is
+under about 2 s per check on the 2-core development machine.
 """
 import argparse
 import os
@@ -23,6 +30,7 @@ def parse():
     p.add_argument("--repeat", type=int, default=15, help="timed rounds per cell (the best is kept)")
     p.add_argument("--quick", action="store_true", help="tiny shapes and no training (smoke test)")
     p.add_argument("--no-train", action="store_true", help="skip the ResNet training benchmark")
+    p.add_argument("--check", action="store_true", help="only the latency of check() on loop-style answers")
     return p.parse_args()
 
 
@@ -153,10 +161,113 @@ def bench_training():
     return acc, seconds
 
 
+# --- grading latency: check() on answers written the way a learner writes them ------------------------
+
+def _loop_conv_backward(overwrite=False):
+    """The exercise's loop over output positions (``overwrite``: ``=`` instead of ``+=``, a classic bug)."""
+    def conv2d_backward(dout, cache):
+        x, W, b, (sh, sw), (ph, pw) = cache
+        kh, kw = W.shape[2:]
+        xpad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        dxpad, dW = np.zeros_like(xpad), np.zeros_like(W)
+        for i in range(dout.shape[2]):
+            for j in range(dout.shape[3]):
+                rows, cols = slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)
+                dW += np.tensordot(dout[:, :, i, j], xpad[:, :, rows, cols], axes=([0], [0]))
+                g = np.tensordot(dout[:, :, i, j], W, axes=([1], [0]))
+                if overwrite:
+                    dxpad[:, :, rows, cols] = g
+                else:
+                    dxpad[:, :, rows, cols] += g
+        return dxpad[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]], dW, dout.sum(axis=(0, 2, 3))
+    return conv2d_backward
+
+
+def _loop_maxpool_backward(all_ties=False):
+    """A loop over output positions (``all_ties``: every tied maximum gets the gradient, a classic bug)."""
+    def maxpool2d_backward(dout, cache):
+        x, kernel_size, stride = cache
+        k, s = kernel_size, kernel_size if stride is None else stride
+        dx = np.zeros_like(x)
+        for i in range(dout.shape[2]):
+            for j in range(dout.shape[3]):
+                w = x[:, :, i * s:i * s + k, j * s:j * s + k]
+                if all_ties:
+                    hit = (w == w.max(axis=(2, 3), keepdims=True)).astype(x.dtype)
+                else:
+                    flat = w.reshape(w.shape[0], w.shape[1], -1)
+                    hit = np.zeros_like(flat)
+                    np.put_along_axis(hit, flat.argmax(axis=2)[:, :, None], 1, axis=2)
+                    hit = hit.reshape(w.shape)
+                dx[:, :, i * s:i * s + k, j * s:j * s + k] += hit * dout[:, :, i, j, None, None]
+        return dx
+    return maxpool2d_backward
+
+
+def bench_grading(repeat):
+    """Seconds per check (the best of ``repeat``): evaluate() and both renderings of the report."""
+    from nnbook.grading import evaluate
+    rows = [("conv2d_backward", "nnbook.naive (loops over n, f, i, j)", naive.conv2d_backward, naive.conv2d_forward),
+            ("conv2d_backward", "loop over (i, j), right", _loop_conv_backward(), naive.conv2d_forward),
+            ("conv2d_backward", "loop over (i, j), '=' not '+='", _loop_conv_backward(True), naive.conv2d_forward),
+            ("maxpool2d_backward", "nnbook.naive (loops over n, c, i, j)", naive.maxpool2d_backward,
+             naive.maxpool2d_forward),
+            ("maxpool2d_backward", "loop over (i, j), right", _loop_maxpool_backward(), naive.maxpool2d_forward),
+            ("maxpool2d_backward", "loop over (i, j), every tied maximum", _loop_maxpool_backward(True),
+             naive.maxpool2d_forward)]
+    results = []
+    for exercise, label, fn, forward in rows:
+        for hidden in (False, True):
+            def run():
+                report = evaluate(exercise, fn, forward, hidden)
+                report.text(), report.html()
+                return report
+            report = run()
+            seconds = best_times([run], repeat)[0]
+            results.append((exercise, label, hidden, seconds, report))
+    print(f"\ncheck() latency: evaluate() + text and HTML tables, best of {repeat} (target: under about 2 s)")
+    head = f"{'exercise':20s} {'answer':40s} {'cases':>14s} {'time':>9s}  mistakes named"
+    print(head)
+    print("-" * len(head))
+    for exercise, label, hidden, seconds, report in results:
+        cases = f"{report.n_passed}/{len(report.results)} {'hidden' if hidden else 'visible'}"
+        print(f"{exercise:20s} {label:40s} {cases:>14s} {seconds * 1e3:7.0f}ms  {', '.join(report.mistake_ids) or '-'}")
+    t = time.perf_counter()
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    imported = time.perf_counter() - t
+    picture = min(_picture_seconds(rows[2][2], rows[2][3]) for _ in range(max(1, repeat)))
+    print(f"{'':20s} {'+ the difference picture of a failing check':44s} {'(notebook)':>10s} {picture * 1e3:7.0f}ms"
+          f"  (+ {imported:.1f} s to import matplotlib, the first time)")
+    return results
+
+
+def _picture_seconds(fn, forward):
+    """A failing check in a notebook: evaluate() and drawing expected | got | difference as a PNG."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from nnbook.grading import evaluate
+    from nnbook.grading.checker import difference_figure
+    t = time.perf_counter()
+    report = evaluate("conv2d_backward", fn, forward)
+    problem = next(p for r in report.results for p in r.problems if p.image_like)
+    fig = difference_figure(problem, "conv2d_backward")
+    fig.savefig(io.BytesIO(), format="png")
+    plt.close(fig)
+    return time.perf_counter() - t
+
+
 def main():
     print(f"nnbook {nnbook.__version__}, numpy {np.__version__}"
           + (f", torch {torch.__version__}" if torch else ", torch not installed"))
+    if ARGS.check:
+        bench_grading(ARGS.repeat)
+        return 0
     bench_layers(QUICK if ARGS.quick else CASES)
+    bench_grading(1 if ARGS.quick else min(ARGS.repeat, 5))
     if not (ARGS.quick or ARGS.no_train):
         bench_training()
     return 0

@@ -39,8 +39,9 @@ def report_for(exercise_id, fn, forward=None, hidden=False):
     return evaluate(exercise_id, fn, forward, hidden)
 
 
-def all_text(report):
-    return report.text()
+def flat(report, hints=None):
+    """The report's text with the line wrapping undone (lines are wrapped at spaces)."""
+    return " ".join(report.text(hints).split())
 
 
 @pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
@@ -135,7 +136,10 @@ def test_bias_gradient_not_summed():
     r = report_for("conv2d_backward", conv_backward_bias_not_summed)
     assert r.n_passed == 0
     assert "db: wrong shape: expected (4,), got (2, 4)" in r.text()
-    assert "db = dout.sum(axis=(0, 2, 3))" in r.text()
+    assert r.mistake_ids == ["conv_db_not_summed"]
+    assert "db[f] = sum over n, i, j of dout[n, f, i, j]" in flat(r)        # level 2: the formula
+    assert "db = dout.sum(axis=(0, 2, 3))" not in r.text()                    # the code only when asked
+    assert "db = dout.sum(axis=(0, 2, 3))" in r.text(hints=3)
     assert "dx:" not in r.text() and "dW:" not in r.text()     # only db is reported wrong
 
 
@@ -180,7 +184,8 @@ def test_softmax_gradient_not_divided_by_batch():
         value, d = F.softmax_cross_entropy(logits, y)
         return value, d * logits.shape[0]
     r = report_for("softmax_cross_entropy", loss)
-    assert "divide the gradient by N" in r.text()
+    assert "softmax_grad_not_divided" in r.mistake_ids
+    assert "its gradient is divided by N too" in flat(r)
 
 
 # --- robustness: never crash on a broken function ---------------------------------------------------
@@ -192,7 +197,7 @@ def test_exception_reported_with_the_learners_line():
     r = report_for("relu_forward", relu_forward)
     assert r.n_passed == 0
     assert "raised IndexError" in r.text()
-    assert "in relu_forward: return y[99], None" in r.text()
+    assert "in relu_forward: return y[99], None" in flat(r)
 
 
 def test_sys_exit_is_reported():
@@ -293,3 +298,367 @@ def test_never_crashes_on_odd_outputs(exercise_id, weird):
     if ex.kind == "backward":     # the learner's odd forward, with the reference's backward
         report = evaluate(exercise_id, reference_fn(exercise_id), odd)
         assert report.text()
+
+
+# --- tiered hints, said once per check ---------------------------------------------------------------
+
+def linear_backward_db_mean(dout, cache):
+    dx, dW, db = F.linear_backward(dout, cache)
+    return dx, dW, db / dout.shape[0]
+
+
+def test_hint_levels_concept_formula_code():
+    from nnbook.grading.sets.ex1_fully_connected import DB_MEAN
+    one, two, three = (flat(report_for("linear_backward", linear_backward_db_mean), hints=h) for h in (1, 2, 3))
+    assert DB_MEAN.concept in one and DB_MEAN.formula not in one and DB_MEAN.code not in one
+    assert DB_MEAN.concept in two and DB_MEAN.formula in two and DB_MEAN.code not in two
+    assert DB_MEAN.formula in three and "code: " + DB_MEAN.code in three
+    # the level chosen in evaluate() is the default of text()
+    r = evaluate("linear_backward", linear_backward_db_mean, F.linear_forward, hints=3)
+    assert r.hint_level == 3 and DB_MEAN.code in r.text()
+    with pytest.raises(ValueError, match="hints"):
+        evaluate("linear_backward", linear_backward_db_mean, F.linear_forward, hints=4)
+
+
+def test_check_hints_argument_and_the_way_to_more(capsys):
+    with pytest.raises(ExerciseFailed, match=r"hints=3 says more"):
+        check("linear_backward", linear_backward_db_mean, F.linear_forward)
+    assert "dout.sum(axis=0)" not in capsys.readouterr().out
+    with pytest.raises(ExerciseFailed) as info:
+        check("linear_backward", linear_backward_db_mean, F.linear_forward, hints=3)
+    assert "dout.sum(axis=0)" in capsys.readouterr().out and "says more" not in str(info.value)
+
+
+def test_a_hint_is_said_once_with_the_cases_it_explains():
+    r = report_for("linear_backward", linear_backward_db_mean)
+    failing = [res.case.name for res in r.results if not res.passed]
+    assert len(failing) >= 4 and "numerical gradient (float64)" in failing
+    [mistake] = [m for m in r.mistakes if m.id == "linear_db_mean"]
+    assert mistake.cases == failing                          # every failing case, in order
+    assert r.hints == [m.hint for m in r.mistakes]
+    text = r.text()
+    assert text.count(mistake.hint.concept.split(":")[0]) == 1        # said once, not once per case
+    assert text.count("[hint") == len(failing)                        # each failing row points at it
+    assert f"explains: all {len(failing)} failing cases" in flat(r)
+
+
+def test_old_style_string_rules_still_work(monkeypatch):
+    ex = EXERCISES["relu_forward"]
+    monkeypatch.setattr(ex, "rules", ex.rules + ((lambda case, problem: "an old-style hint, as a string"),))
+    r = report_for("relu_forward", lambda x: (np.abs(x), None))
+    [m] = [m for m in r.mistakes if m.hint.concept == "an old-style hint, as a string"]
+    assert m.id.startswith("text:") and len(m.cases) == 4
+    assert flat(r).count("an old-style hint, as a string") == 1
+
+
+@pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
+def test_right_answers_get_no_hint(exercise_id):
+    r = report_for(exercise_id, reference_fn(exercise_id))
+    assert r.passed and r.mistakes == [] and r.hints == [] and "hint" not in r.text()
+
+
+def test_every_set_module_hint_is_a_tiered_hint():
+    from nnbook.grading.exercise import Hint
+    from nnbook.grading import sets
+    hints = [v for mod in (sets.ex1_fully_connected, sets.ex3_convolution, sets.ex4_pooling, sets.ex5_dropout,
+                           sets.ex7_residual) for v in vars(mod).values() if isinstance(v, Hint)]
+    assert len(hints) >= 40
+    for h in hints:
+        assert h.id and h.concept and h.id == h.id.strip() and " " not in h.id, h
+    for ex in EXERCISES.values():
+        assert all(isinstance(h, Hint) for h in ex.only_with.values()), ex.id
+
+
+# --- the classic mistakes, each detected and named ---------------------------------------------------
+
+def conv_backward_overwrites(dout, cache):
+    """The loop of the exercise, with `=` where windows overlap instead of `+=`."""
+    x, W, b, stride, p = cache
+    kh, kw = W.shape[2:]
+    xpad = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    dxpad, dW = np.zeros_like(xpad), np.zeros_like(W)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows, cols = slice(i * stride, i * stride + kh), slice(j * stride, j * stride + kw)
+            dW += np.tensordot(dout[:, :, i, j], xpad[:, :, rows, cols], axes=([0], [0]))
+            dxpad[:, :, rows, cols] = np.tensordot(dout[:, :, i, j], W, axes=([1], [0]))
+    return dxpad[:, :, p:p + x.shape[2], p:p + x.shape[3]], dW, dout.sum(axis=(0, 2, 3))
+
+
+def test_conv_backward_overwrite_instead_of_accumulate():
+    r = report_for("conv2d_backward", conv_backward_overwrites, forward=conv_forward_simple_cache)
+    assert r.n_passed == 0
+    [m] = [m for m in r.mistakes if m.id == "conv_backward_overwrites"]
+    assert m.cases == [res.case.name for res in r.results]     # every case, the numerical gradient's too
+    assert "overlapping windows must add up their contributions" in flat(r)
+    assert flat(r).count("overlapping windows must add up") == 1
+    assert "dW:" not in r.text() and "db:" not in r.text()
+
+
+def maxpool_forward_cache(x, kernel_size, stride=None):
+    s = kernel_size if stride is None else stride
+    return F.maxpool2d_forward(x, kernel_size, stride)[0], (x, kernel_size, s)
+
+
+def maxpool_backward(ties):
+    """A loop max-pool backward: ``"first"`` (right), ``"all"`` tied maxima or ``"split"`` among them."""
+    def backward(dout, cache):
+        x, k, s = cache
+        dx = np.zeros_like(x)
+        for i in range(dout.shape[2]):
+            for j in range(dout.shape[3]):
+                w = x[:, :, i * s:i * s + k, j * s:j * s + k]
+                if ties == "first":
+                    flat_w = w.reshape(w.shape[0], w.shape[1], -1)
+                    is_max = np.zeros_like(flat_w)
+                    np.put_along_axis(is_max, flat_w.argmax(axis=2)[:, :, None], 1, axis=2)
+                    is_max = is_max.reshape(w.shape)
+                else:
+                    is_max = (w == w.max(axis=(2, 3), keepdims=True)).astype(x.dtype)
+                    if ties == "split":
+                        is_max /= is_max.sum(axis=(2, 3), keepdims=True)
+                dx[:, :, i * s:i * s + k, j * s:j * s + k] += is_max * dout[:, :, i, j, None, None]
+        return dx
+    return backward
+
+
+@pytest.mark.parametrize("ties, mistake", [("all", "maxpool_backward_all_ties"),
+                                           ("split", "maxpool_backward_split_ties")])
+def test_maxpool_backward_ties_fail_and_are_named(ties, mistake):
+    r = report_for("maxpool2d_backward", maxpool_backward(ties), forward=maxpool_forward_cache)
+    failing = {res.case.name for res in r.results if not res.passed}
+    tie_cases = {res.case.name for res in r.results if "ties" in res.case.tags}
+    assert len(tie_cases) >= 2 and failing == tie_cases         # visible cases with ties, and they FAIL
+    assert r.mistake_ids == [mistake]
+    assert "only the first one (in row-major order)" in flat(r) or "the first one (in row-major order)" in flat(r)
+    hidden = report_for("maxpool2d_backward", maxpool_backward(ties), forward=maxpool_forward_cache, hidden=True)
+    assert not hidden.passed                                     # the hidden cases have ties too
+
+
+def test_maxpool_backward_first_maximum_passes():
+    r = report_for("maxpool2d_backward", maxpool_backward("first"), forward=maxpool_forward_cache)
+    assert r.passed and not r.mistakes
+
+
+def test_dropout_not_inverted_is_named():
+    r = report_for("dropout_forward", dropout_not_rescaled)
+    assert "dropout_not_inverted" in r.mistake_ids
+    [m] = [m for m in r.mistakes if m.id == "dropout_not_inverted"]
+    assert len(m.cases) == sum(not res.passed for res in r.results)
+
+
+def softmax_no_shift(logits, y):
+    e = np.exp(logits)
+    p = e / e.sum(axis=1, keepdims=True)
+    N = logits.shape[0]
+    d = p.copy()
+    d[np.arange(N), y] -= 1
+    return float(-np.log(p[np.arange(N), y]).mean()), d / N
+
+
+def test_softmax_overflow_without_max_subtraction():
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        r = report_for("softmax_cross_entropy", softmax_no_shift)
+    failing = [res for res in r.results if not res.passed]
+    assert failing and all("large" in res.case.tags for res in failing)
+    assert r.mistake_ids == ["softmax_overflow"]
+    assert "np.exp overflows for large logits" in flat(r)
+
+
+def test_linear_transposed_dW_and_db_as_mean():
+    def transposed(dout, cache):
+        dx, dW, db = F.linear_backward(dout, cache)
+        return dx, dW.T.copy(), db
+    r = report_for("linear_backward", transposed)
+    assert r.mistake_ids[0] == "linear_dW_transposed" and "dW is transposed" in flat(r)
+    assert "linear_dW_shape" not in r.mistake_ids          # the generic shape hint gives way
+    assert report_for("linear_backward", linear_backward_db_mean).mistake_ids == ["linear_db_mean"]
+
+
+def test_conv_db_as_mean():
+    def db_mean(dout, cache):
+        dx, dW, db = F.conv2d_backward(dout, cache)
+        return dx, dW, db / dout.shape[0]
+    r = report_for("conv2d_backward", db_mean)
+    assert r.mistake_ids == ["conv_db_mean"] and "db is a sum, not a mean" in flat(r)
+
+
+def test_off_by_one_is_named_and_a_fallback():
+    r = report_for("conv2d_forward", conv_off_by_one)
+    assert r.mistake_ids == ["output_size_off_by_one"]
+
+    def pool_no_plus_one(x, kernel_size, stride=None):
+        s = kernel_size if stride is None else stride
+        out, cache = F.maxpool2d_forward(x, kernel_size, s)
+        return out[:, :, :-1, :-1], cache
+    r = report_for("maxpool2d_forward", pool_no_plus_one)
+    assert "output_size_off_by_one" in r.mistake_ids and "stride_ignored" not in r.mistake_ids
+
+
+def maxpool_stride_ignored_first_window(x, kernel_size, stride=None):
+    """The learner of the issue: steps by the kernel size, and `return` slipped into the loop."""
+    k = kernel_size
+    N, C, H, W = x.shape
+    Ho, Wo = (H - k) // k + 1, (W - k) // k + 1
+    out = np.zeros((N, C, Ho, Wo), dtype=x.dtype)
+    for i in range(Ho):
+        for j in range(Wo):
+            out[:, :, i, j] = x[:, :, i * k:i * k + k, j * k:j * k + k].max(axis=(2, 3))
+            return out, (x, k)
+
+
+def test_stride_ignored_and_first_window_not_off_by_one():
+    r = report_for("maxpool2d_forward", maxpool_stride_ignored_first_window)
+    assert "stride_ignored" in r.mistake_ids and "first_window_only" in r.mistake_ids
+    assert "output_size_off_by_one" not in r.mistake_ids
+    stride_cases = {res.case.name for res in r.results if (res.case.kwargs["stride"] or res.case.args[1])
+                    != res.case.args[1]}
+    [m] = [m for m in r.mistakes if m.id == "stride_ignored"]
+    assert set(m.cases) == stride_cases
+    assert "stride ignored?" in flat(r) and "only the first output position was filled" in flat(r)
+
+
+def test_stride_ignored_alone():
+    def no_stride(x, kernel_size, stride=None):
+        return maxpool_forward_cache(x, kernel_size, None)
+    r = report_for("maxpool2d_forward", no_stride)
+    assert "stride_ignored" in r.mistake_ids and "output_size_off_by_one" not in r.mistake_ids
+    assert "first_window_only" not in r.mistake_ids
+
+
+def test_output_all_zeros():
+    r = report_for("conv2d_forward", lambda x, W, b, stride=1, padding=0:
+                   (np.zeros_like(F.conv2d_forward(x, W, b, stride, padding)[0]), None))
+    assert r.n_passed == 0 and r.mistake_ids == ["output_all_zeros"]
+    assert "zero everywhere" in flat(r)
+
+
+def test_transposed_axes():
+    r = report_for("avgpool2d_forward", lambda x, k, stride=None:
+                   (F.avgpool2d_forward(x, k, stride)[0].swapaxes(2, 3).copy(), None))
+    [m] = [m for m in r.mistakes if m.id == "transposed_axes"]
+    assert len(m.cases) >= 5 and "spatial axes are swapped" in flat(r)
+
+
+def test_projection_on_the_raw_input():
+    def block(x, params, stride=1):
+        ref = reference_block(x.shape[1], params["conv1.W"].shape[0], stride, params)
+        h = np.maximum(ref.bn1(x), 0)
+        branch = ref.conv2(np.maximum(ref.bn2(ref.conv1(h)), 0))
+        skip = _projection(x, params["projection.W"], stride) if "projection.W" in params else x
+        return branch + skip
+    r = report_for("residual_block_forward", block)
+    failing = {res.case.name for res in r.results if not res.passed}
+    assert failing == {res.case.name for res in r.results if "projection" in res.case.tags}
+    assert "projection_on_raw_input" in r.mistake_ids
+    assert "applied to the raw input x" in flat(r)
+
+
+# --- readable in the notebook ------------------------------------------------------------------------
+
+def test_text_lines_wrap_at_spaces_never_inside_a_number():
+    from nnbook.grading.feedback import WIDTH
+    r = evaluate("conv2d_forward", lambda x, W, b, stride=1, padding=0:
+                 (F.conv2d_forward(x, W, b, stride, padding)[0] * 1.37 + 2.2987654, None), hints=3)
+    text = r.text(hints=3)
+    assert any(len(p.message) > WIDTH - 10 for res in r.results for p in res.problems)    # long messages...
+    assert all(len(line) <= WIDTH for line in text.splitlines() if "code: " not in line)  # ...are wrapped
+    for res in r.results:
+        for p in res.problems:
+            assert " ".join(p.message.split()) in flat(r, hints=3)     # wrapped at spaces only
+
+
+def test_html_table_verdict_and_hints_first_then_one_row_per_case():
+    r = report_for("conv2d_backward", conv_backward_overwrites, forward=conv_forward_simple_cache)
+    page = r.html()
+    assert page.index("cases passed") < page.index("overlapping windows") < page.index("<table")
+    assert page.count("<tr>") == len(r.results) + 1                       # a header and one row per case
+    assert "<span style='white-space:nowrap'>" in page                      # numbers are never broken
+    assert "word-break:normal" in page
+    assert "+= np.tensordot" not in page and "+= np.tensordot" in r.html(hints=3)
+
+
+def test_check_displays_html_with_a_text_fallback_in_a_notebook(monkeypatch):
+    import IPython.display
+    from nnbook.grading import checker
+    shown = []
+    monkeypatch.setattr(checker, "_in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append((obj, raw)))
+    check("relu_forward", F.relu_forward)
+    [(bundle, raw)] = shown
+    assert raw and set(bundle) == {"text/plain", "text/html"}
+    assert bundle["text/plain"] == report_for("relu_forward", F.relu_forward).text()
+    assert "<table" in bundle["text/html"]
+
+
+def test_feedback_report_hides_code_behind_show_more():
+    from types import SimpleNamespace
+    from nnbook.grading.report import html_report
+    r = report_for("linear_backward", linear_backward_db_mean)
+    test = SimpleNamespace(grade_id="linear_backward", points=0, max_points=3, status="failed", reason="",
+                           feedback=r.text(hints=3), images=[])
+    sub = SimpleNamespace(student="s", path="s.ipynb", set_name="ex1_fully_connected", total=0, max_points=3,
+                          error="", tests=[test], flags=[])
+    page = html_report(sub)
+    assert "<details><summary>show more" in page
+    details = page[page.index("<details>"):page.index("</details>")]
+    assert "dout.sum(axis=0)" in details
+    assert "dout.sum(axis=0)" not in page.replace(details, "")
+
+
+# --- scaffolding without the answer ------------------------------------------------------------------
+
+def _exercise_text(nb):
+    """The markdown of an exercise notebook and the docstrings of its code cells."""
+    import ast
+    parts = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    for c in nb.cells:
+        if c.cell_type == "code":
+            try:
+                tree = ast.parse(c.source)
+            except SyntaxError:
+                continue
+            parts += [ast.get_docstring(n) or "" for n in ast.walk(tree)
+                      if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("name", ["ex1_fully_connected", "ex3_convolution", "ex4_pooling", "ex5_dropout",
+                                  "ex7_residual"])
+def test_exercise_text_does_not_give_the_solution_away(name):
+    """No line of the reference answer (and none of the formulas the issue found) is in the text
+    a learner reads, and the text points to the chapter instead."""
+    import re
+    from pathlib import Path
+    import nbformat
+    root = Path(__file__).resolve().parents[1]
+    solution = nbformat.read(root / "solutions" / f"{name}.ipynb", as_version=4)
+    text = _exercise_text(nbformat.read(root / "exercises" / f"{name}.ipynb", as_version=4))
+    squeezed = re.sub(r"\s+", "", text)
+    answer_lines = []
+    for c in solution.cells:
+        inside = False
+        for line in c.source.splitlines():
+            if "BEGIN SOLUTION" in line or "END SOLUTION" in line:
+                inside = "BEGIN" in line
+            elif inside and len(re.sub(r"\s+", "", line.split("#")[0])) >= 12:
+                answer_lines.append(re.sub(r"\s+", "", line.split("#")[0]))
+    assert answer_lines
+    # the output size is part of the task (the shapes), not of the answer
+    leaked = [line for line in answer_lines if line in squeezed and not line.startswith(("Ho=", "Wo="))]
+    assert not leaked, leaked
+    for formula in ("dout@W.T", "x_flat.T@dout", "rng.random(x.shape)>=p", "dout/(k*k)", "dout.sum(", "+="):
+        assert formula not in squeezed, formula
+    chapter = {"ex1": "01_fully_connected", "ex3": "03_convolution", "ex4": "04_pooling", "ex5": "05_dropout",
+               "ex7": "07_residual"}[name[:3]]
+    assert f"](../book/{chapter}.ipynb)" in text
+
+
+def test_a_coincidental_tag_is_not_blamed():
+    """The hidden tie case has a stride; the ties, not the stride, are the cause."""
+    r = report_for("maxpool2d_backward", maxpool_backward("all"), forward=maxpool_forward_cache, hidden=True)
+    failing = [res for res in r.results if not res.passed]
+    assert failing and all("stride" in res.case.tags for res in failing)
+    assert r.mistake_ids == ["maxpool_backward_all_ties"]
+    # ... while a stride bug keeps its "fails only with stride" summary
+    assert "fails_only_with_stride" in report_for("conv2d_forward", conv_stride_ignored).mistake_ids

@@ -2,7 +2,13 @@
 
     check("conv2d_forward", conv2d_forward)                   # in a notebook: prints a table
     check("conv2d_backward", conv2d_backward, conv2d_forward) # backward: also give your forward
+    check("conv2d_backward", conv2d_backward, conv2d_forward, hints=3)   # hints with code
     report = evaluate("relu_forward", relu_forward)           # the same, as data
+
+In JupyterLab the table is HTML (the verdict and the hints first, then one row per case), with
+the plain text as fallback; in a terminal it is printed. Hints come in tiers: ``hints=1`` names
+the idea that was missed, ``hints=2`` (default) adds the formula, ``hints=3`` a line of code.
+Each named mistake is said once per check, with the cases it explains (``Report.mistakes``).
 
 ``check`` raises :class:`ExerciseFailed` (an AssertionError) when a case fails and
 ``NotImplementedError`` when the function is still the stub, so a test cell that calls it
@@ -12,14 +18,15 @@ exceptions become a line in the table, with the learner's line of code.
 import os
 import sys
 import traceback
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from ..gradcheck import numerical_gradient, rel_error
+from . import mistakes
 from .cases import Rng, arrays_in, call_args
 from .compare import Problem, compare_output, same_values
+from .exercise import as_hint
 from .exercises import EXERCISES, dout_for, reference_out
+from .feedback import CaseResult, Mistake, Report  # noqa: F401  (Report: part of the API)
 
 GRADCHECK_TOL = 1e-5
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # lib/nnbook
@@ -37,60 +44,6 @@ class _NotWritten(Exception):
     def __init__(self, name):
         super().__init__(name)
         self.name = name
-
-
-@dataclass
-class CaseResult:
-    """The outcome of one case: its problems (empty when it passed) and hints."""
-    case: object
-    problems: list = field(default_factory=list)
-    hints: list = field(default_factory=list)
-
-    @property
-    def passed(self):
-        return not self.problems
-
-
-@dataclass
-class Report:
-    """All cases of one exercise. ``not_written`` names the stub function, if any."""
-    exercise: str
-    results: list = field(default_factory=list)
-    hints: list = field(default_factory=list)
-    not_written: str = None
-    hidden: bool = False
-
-    @property
-    def passed(self):
-        return self.not_written is None and all(r.passed for r in self.results)
-
-    @property
-    def n_passed(self):
-        return sum(r.passed for r in self.results)
-
-    def text(self):
-        """The feedback table, as plain text."""
-        label = f"{self.exercise}" + (" (hidden cases)" if self.hidden else "")
-        if self.not_written:
-            return f"{label}: {self.not_written} is not written yet (it raises NotImplementedError)."
-        lines = [f"{label}: {_plural(len(self.results), 'case')}"]
-        for r in self.results:
-            lines.append(f"  {'ok  ' if r.passed else 'FAIL'}  {r.case.name}")
-            for p in r.problems:
-                lines.append(f"          {p.message}")
-            for h in r.hints:
-                lines.append(f"          hint: {h}")
-        if self.passed:
-            lines.append("all cases passed" if len(self.results) > 1 else "the case passed")
-        else:
-            lines.append(f"{self.n_passed} of {len(self.results)} cases passed")
-        for h in self.hints:
-            lines.append(f"hint: {h}")
-        return "\n".join(lines)
-
-
-def _plural(n, word):
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 # ----------------------------------------------------------------------------------------
@@ -231,28 +184,28 @@ def _run_gradcheck(ex, case, fn, forward):
     if ex.gradcheck is not None:
         ok, errs = _call(ex.gradcheck, ex.id, fn, case)
         if not ok:
-            return [Problem("exception", "call", f"raised {describe_exception(errs)}")]
+            return [Problem("exception", "call", f"raised {describe_exception(errs)}")], {}
         return [Problem("gradcheck", n, f"{n}: disagrees with the numerical gradient (relative error {e:.2g})")
-                for n, e in errs if not e <= GRADCHECK_TOL]
+                for n, e in errs if not e <= GRADCHECK_TOL], {}
     args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in case.args)   # Rng placeholders kept
     kwargs = dict(case.kwargs)
     own = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)  # the learner's forward may change them
     ok, fres = _call(forward, ex.forward, *_fresh_rngs(own), **_fresh_rngs(kwargs))
     if not ok:
-        return [Problem("exception", "forward", f"your {ex.forward} raised {describe_exception(fres)}")]
+        return [Problem("exception", "forward", f"your {ex.forward} raised {describe_exception(fres)}")], {}
     if not isinstance(fres, tuple) or len(fres) != 2 or not isinstance(fres[0], np.ndarray):
-        return [Problem("structure", "forward", f"your {ex.forward} must return (out, cache)")]
+        return [Problem("structure", "forward", f"your {ex.forward} must return (out, cache)")], {}
     out, cache = fres
     if ex.gradcheck_forward != "learner":
         out = ex.ref_forward(*_fresh_rngs(args), **_fresh_rngs(kwargs))[0]
     dout = np.random.default_rng(case.seed).standard_normal(out.shape)
     ok, result = _call(fn, ex.id, dout, cache)
     if not ok:
-        return [Problem("exception", "call", f"raised {describe_exception(result)}")]
+        return [Problem("exception", "call", f"raised {describe_exception(result)}")], {}
     got, problem = _unpack(result, ex.outputs, ex.id)
     if problem:
-        return [problem]
-    problems = []
+        return [problem], {}
+    problems, nums = [], {}
     differentiate = forward if ex.gradcheck_forward == "learner" else ex.ref_forward
     for name, idx in zip(ex.outputs, ex.grad_args):
         x = args[idx]
@@ -261,20 +214,21 @@ def _run_gradcheck(ex, case, fn, forward):
             return differentiate(*_fresh_rngs(args), **_fresh_rngs(kwargs))[0]
         ok, num = _call(numerical_gradient, ex.forward, f, x, dout)
         if not ok:
-            return [Problem("exception", "forward", f"your {ex.forward} raised {describe_exception(num)}")]
+            return [Problem("exception", "forward", f"your {ex.forward} raised {describe_exception(num)}")], {}
+        nums[name] = num
         g = got[name]
         if not isinstance(g, np.ndarray) or g.shape != num.shape:
             shape = getattr(g, "shape", type(g).__name__)
-            problems.append(Problem("shape", name, f"{name}: expected shape {num.shape}, got {shape}"))
+            problems.append(Problem("shape", name, f"{name}: expected shape {num.shape}, got {shape}", num, g))
             continue
         if not np.issubdtype(g.dtype, np.floating):
-            problems.append(Problem("dtype", name, f"{name}: expected a float array, got dtype {g.dtype}"))
+            problems.append(Problem("dtype", name, f"{name}: expected a float array, got dtype {g.dtype}", num, g))
             continue
         err = rel_error(g, num)
         if not err <= GRADCHECK_TOL:
             problems.append(Problem("gradcheck", name, f"{name}: disagrees with the numerical gradient "
-                                    f"(relative error {err:.2g})"))
-    return problems
+                                    f"(relative error {err:.2g})", num, g))
+    return problems, nums
 
 
 def _run_judge(ex, case, fn, forward):
@@ -286,41 +240,97 @@ def _run_judge(ex, case, fn, forward):
     return list(problems)
 
 
+def _alternative_hints(ex, case, p, expected):
+    if ex.alternatives is None or p.kind not in ("values", "shape", "dtype", "gradcheck") or not expected:
+        return []
+    found = []
+    try:
+        for name, alt, hint in ex.alternatives(case, expected):
+            got = p.got
+            if name == p.output and hint and same_values(
+                    alt.astype(got.dtype, copy=False) if isinstance(got, np.ndarray) else alt, got):
+                found.append(as_hint(hint))
+    except Exception:
+        pass
+    return found
+
+
+def _try(rule, *args):
+    try:
+        return as_hint(rule(*args))
+    except Exception:              # a hint rule that trips over odd output gives no hint
+        return None
+
+
 def _hints(ex, case, problems, expected):
-    """Hints for a case's problems; a hint rule that trips over odd output gives no hint."""
+    """The hints for one case's problems: the exercise's own (alternatives, then rules) and, for a
+    problem none of them explains, the generic patterns of :mod:`.mistakes`. Fallback hints are
+    dropped when a specific one explains the case."""
     hints = []
     for p in problems:
-        if ex.alternatives is not None and p.kind in ("values", "shape", "dtype") and expected:
-            try:
-                for name, alt, hint in ex.alternatives(case, expected):
-                    if name == p.output and hint and same_values(alt.astype(p.got.dtype, copy=False)
-                                                                 if isinstance(p.got, np.ndarray) else alt, p.got):
-                        hints.append(hint)
-            except Exception:
-                pass
-        for rule in ex.rules:
-            try:
-                h = rule(case, p)
-            except Exception:
-                h = None
-            if h:
-                hints.append(h)
-    return list(dict.fromkeys(hints))
+        own = _alternative_hints(ex, case, p, expected) + [h for rule in ex.rules if (h := _try(rule, case, p))]
+        if not any(not h.fallback for h in own):
+            own += [h for rule in mistakes.GENERIC if (h := _try(rule, case, p))]
+        hints += own
+    return _specific_first(hints)
 
 
-def _summary_hints(ex, results):
+def _specific_first(hints):
+    unique = list({h.id: h for h in reversed(hints)}.values())[::-1]      # first of each id, in order
+    if any(not h.fallback for h in unique):
+        unique = [h for h in unique if not h.fallback]
+    return unique
+
+
+def _check_level(ex, results):
+    """Whole-check findings ``[(hint, case names)]``: the exercise's detectors, then ``only_with``
+    (every failing case has the tag, and some case without it passes)."""
+    found = []
+    for detector in ex.detectors:
+        try:
+            found += [(as_hint(h), list(names)) for h, names in detector(results) if h and names]
+        except Exception:
+            pass
     failing = [r for r in results if not r.passed and not r.case.gradcheck]
     passing = [r for r in results if r.passed and not r.case.gradcheck]
-    hints = []
     if failing and passing:
+        explained = all(any(not h.fallback for h in r.hints) for r in failing)
         for tag, hint in ex.only_with.items():
             if all(tag in r.case.tags for r in failing) and any(tag not in r.case.tags for r in passing):
-                hints.append(hint)
-    return hints
+                # "fails only with <tag>" is an inference; when specific hints already explain every
+                # failing case and none of them is about that tag, the tag is a coincidence (the
+                # cases with ties happen to have a stride) and saying it would mislead
+                if explained and not any(tag in h.id for r in failing for h in r.hints):
+                    continue
+                found.append((as_hint(hint), [r.case.name for r in failing]))
+    return found
 
 
-def evaluate(exercise_id, fn, forward=None, hidden=False):
-    """Run the graded cases of one exercise; return a :class:`Report` (never raises for learner bugs)."""
+def _collect_mistakes(ex, results):
+    """Attach the whole-check findings to their cases, then list every hint once with its cases."""
+    by_name = {r.case.name: r for r in results}
+    for hint, names in _check_level(ex, results):
+        for name in names:
+            if name in by_name:
+                r = by_name[name]
+                r.hints = _specific_first(r.hints + [hint])
+    order = {}
+    for r in results:
+        for h in r.hints:
+            order.setdefault(h.id, Mistake(h, []))
+            if r.case.name not in order[h.id].cases:
+                order[h.id].cases.append(r.case.name)
+    found = list(order.values())
+    return sorted(found, key=lambda m: m.hint.fallback)       # specific hints first
+
+
+def evaluate(exercise_id, fn, forward=None, hidden=False, hints=2):
+    """Run the graded cases of one exercise; return a :class:`Report` (never raises for learner bugs).
+
+    Args:
+        hints: how much the hints say in ``Report.text()``: 1 the concept, 2 also the formula
+            (default), 3 also a line of code.
+    """
     if exercise_id not in EXERCISES:
         raise KeyError(f"unknown exercise {exercise_id!r}; known: {', '.join(EXERCISES)}")
     ex = EXERCISES[exercise_id]
@@ -329,14 +339,17 @@ def evaluate(exercise_id, fn, forward=None, hidden=False):
     if ex.kind == "backward" and not callable(forward):
         raise TypeError(f"check({exercise_id!r}, ...) also needs your forward, for its cache: "
                         f"check({exercise_id!r}, {exercise_id}, {ex.forward})")
-    report = Report(exercise_id, hidden=hidden)
+    if hints not in (1, 2, 3):
+        raise ValueError(f"check({exercise_id!r}, ..., hints=...): expected 1 (concept), 2 (formula) "
+                         f"or 3 (code), got {hints!r}")
+    report = Report(exercise_id, hidden=hidden, hint_level=hints)
     try:
         for case in ex.cases(hidden):
             expected = {}
             if ex.judge is not None:
                 problems = _run_judge(ex, case, fn, forward)
-            elif case.gradcheck:
-                problems = _run_gradcheck(ex, case, fn, forward)
+            elif case.gradcheck:       # the numerical gradients stand in for the reference
+                problems, expected = _run_gradcheck(ex, case, fn, forward)
             elif ex.kind == "backward":
                 problems, expected = _run_backward(ex, case, fn, forward)
             else:
@@ -346,7 +359,8 @@ def evaluate(exercise_id, fn, forward=None, hidden=False):
         report.not_written = nw.name
         report.results = []
         return report
-    report.hints = _summary_hints(ex, report.results)
+    report.mistakes = _collect_mistakes(ex, report.results)
+    report.hints = [m.hint for m in report.mistakes]
     return report
 
 
@@ -371,7 +385,10 @@ def difference_figure(problem, title):
     else:
         n = c = 0
         panels = [(e[n, c], f"expected {e.shape[2]}x{e.shape[3]}"), (g[n, c], f"got {g.shape[2]}x{g.shape[3]}")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0))
+    # fixed margins instead of tight_layout, and a few integer ticks instead of one per pixel:
+    # laying out text is most of a picture's cost, and check() should answer fast
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0),
+                             gridspec_kw={"left": 0.06, "right": 0.95, "bottom": 0.1, "top": 0.8, "wspace": 0.35})
     lo = min(float(np.min(e[n, c])), float(np.min(g[n, c])))
     hi = max(float(np.max(e[n, c])), float(np.max(g[n, c])))
     for ax, (img, label) in zip(axes, panels):
@@ -379,13 +396,12 @@ def difference_figure(problem, title):
         im = ax.imshow(img, cmap="magma" if diff_panel else "viridis",
                        vmin=None if diff_panel else lo, vmax=None if diff_panel else hi)
         ax.set_title(label, fontsize=10)
-        ax.set_xticks(range(img.shape[1]))
-        ax.set_yticks(range(img.shape[0]))
+        ax.set_xticks(range(0, img.shape[1], max(1, img.shape[1] // 4)))
+        ax.set_yticks(range(0, img.shape[0], max(1, img.shape[0] // 4)))
         ax.tick_params(labelsize=7)
         if diff_panel:
             fig.colorbar(im, ax=ax, fraction=0.046)
     fig.suptitle(f"{title}: {problem.output}[{n}, {c}]", fontsize=11)
-    fig.tight_layout()
     return fig
 
 
@@ -401,20 +417,43 @@ def _show_picture(report):
                 return
 
 
-def check(exercise_id, fn, forward=None, hidden=False):
-    """Check a learner's function on the graded cases and print a table of the results.
+def _in_notebook():
+    """True inside a Jupyter kernel (JupyterLab, nbclient), where HTML can be shown."""
+    if os.environ.get("NNBOOK_PLAIN_TEXT"):
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def show(report, hints=None):
+    """Print ``report`` (a terminal), or display it as an HTML table with a plain-text fallback."""
+    text = report.text(hints)
+    if _in_notebook():
+        from IPython.display import display
+        display({"text/plain": text, "text/html": report.html(hints)}, raw=True)
+    else:
+        print(text)
+
+
+def check(exercise_id, fn, forward=None, hidden=False, hints=2):
+    """Check a learner's function on the graded cases and show a table of the results.
 
     Args:
         exercise_id: e.g. ``"conv2d_forward"``.
         fn: your function.
         forward: for a backward exercise, your forward (its cache feeds your backward).
         hidden: run the hidden cases instead of the visible ones (used by the grader).
+        hints: 1 names the idea behind a mistake, 2 (default) adds the formula, 3 adds code.
     Raises:
         NotImplementedError: fn (or forward) is still the stub.
         ExerciseFailed: some case failed (the table says which and why).
     """
-    report = evaluate(exercise_id, fn, forward, hidden)
-    print(report.text())
+    report = evaluate(exercise_id, fn, forward, hidden, hints=hints)
+    show(report)
     if report.not_written:
         raise NotImplementedError(f"{report.not_written} is not written yet")
     if not report.passed:
@@ -424,5 +463,6 @@ def check(exercise_id, fn, forward=None, hidden=False):
             except Exception as exc:   # a picture must never hide the table
                 print(f"(could not draw the picture: {exc})")
         failed = len(report.results) - report.n_passed
-        raise ExerciseFailed(f"{exercise_id}: {failed} of {len(report.results)} cases failed "
-                             "(see the table above)")
+        deeper = any(len(h.levels(3)) > len(h.levels(hints)) for h in report.hints)
+        more = f"; hints={hints + 1} says more" if deeper else ""     # short: error text wraps anywhere
+        raise ExerciseFailed(f"{exercise_id}: {failed} of {len(report.results)} cases failed (table above{more})")

@@ -11,6 +11,7 @@ Kinds:
         must return the gradients named in ``outputs``.
     ``"function"``: ``fn(*args, **kwargs)`` returns the values named in ``outputs``.
 """
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +31,8 @@ class Exercise:
     rules: functions ``(case, problem) -> hint or None``.
     only_with: ``{tag: hint}``; the hint is shown when every failing case has the tag
         and some case without it passes.
+    detectors: functions ``(case_results) -> [(hint, case names)]`` that look at all cases.
+    A hint is a :class:`Hint` (a plain string is taken as a concept-only hint).
     """
     id: str
     kind: str
@@ -42,6 +45,9 @@ class Exercise:
     alternatives: object = None
     rules: tuple = ()
     only_with: dict = field(default_factory=dict)
+    # whole-check detectors: ``(case_results) -> list of (hint, case names)``, for patterns that
+    # only show across cases (every case with stride != kernel fails on shape: stride ignored)
+    detectors: tuple = ()
     gradcheck: object = None       # optional custom gradient check: (fn, case) -> list of (name, err)
     # whose forward the numerical gradient differentiates: the reference's (so a wrong forward
     # costs only the forward exercise) or the learner's (dropout: the learner's own mask)
@@ -65,14 +71,44 @@ class Hint:
         concept: level 1, the idea that was missed, in words ("overlapping windows add up").
         formula: level 2, the formula that expresses it.
         code: level 3, a line of code; shown only when asked (``check(..., hints=3)``).
+        label: a few words naming the mistake for a class report ("overwrote instead of
+            accumulating"); defaults to ``concept``.
+        fallback: a generic guess (e.g. "output size off by one"), dropped for a case that a
+            more specific hint explains.
     """
     id: str
     concept: str
     formula: str = ""
     code: str = ""
+    label: str = ""
+    fallback: bool = False
 
     def __str__(self):
         return self.concept
+
+    @property
+    def name(self):
+        """What the mistake is called in a class report."""
+        return self.label or self.concept
+
+    def levels(self, level=2):
+        """``[(kind, text)]`` for hint level 1 (concept), 2 (+ formula) or 3 (+ code)."""
+        parts = [("concept", self.concept)]
+        if level >= 2 and self.formula:
+            parts.append(("formula", self.formula))
+        if level >= 3 and self.code:
+            parts.append(("code", self.code))
+        return parts
+
+
+def as_hint(hint):
+    """A :class:`Hint` from a hint rule's answer: Hint objects as they are, a plain string
+    (an old-style rule) as a concept-only hint whose id is derived from its text; None stays None."""
+    if hint is None or isinstance(hint, Hint):
+        return hint
+    text = str(hint)
+    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:48]
+    return Hint(f"text:{slug}", text)
 
 
 @dataclass
@@ -150,8 +186,15 @@ def reference_out(ref_forward, case):
     return ref_forward(*args, **kwargs)[0]
 
 
-HINT_DTYPE = ("keep the input's dtype: create new arrays with dtype=x.dtype (np.zeros(shape, dtype=x.dtype), "
-              "np.zeros_like(x)); np.zeros(shape) alone gives float64")
+HINT_DTYPE = Hint(
+    "dtype_changed", "keep the input's dtype: a float32 input gives a float32 output",
+    "new arrays take their dtype from the input (dtype=x.dtype); np.zeros(shape) alone gives float64",
+    "np.zeros(shape, dtype=x.dtype)  # or np.zeros_like(x)", label="changed the dtype")
+
+HINT_INPLACE = Hint(
+    "input_modified", "never change the inputs: the caller (and your backward) still needs them",
+    "compute into a new array instead of assigning into x (or work on x.copy())",
+    "out = np.maximum(x, 0)  # a new array; not x[x < 0] = 0", label="modified an input in place")
 
 
 def dtype_rule(case, problem):
@@ -159,10 +202,7 @@ def dtype_rule(case, problem):
 
 
 def inplace_rule(case, problem):
-    if problem.kind == "inplace":
-        return ("never change the inputs: compute into a new array (e.g. np.maximum(x, 0), x * mask, "
-                "or x.copy() first) instead of assigning into x")
-    return None
+    return HINT_INPLACE if problem.kind == "inplace" else None
 
 
 COMMON_RULES = (dtype_rule, inplace_rule)

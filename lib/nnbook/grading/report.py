@@ -49,6 +49,35 @@ def markdown(sub):
     return "\n".join(out)
 
 
+_CODE_LINE = re.compile(r"^(\s*)code: ")
+
+
+def feedback_html(text):
+    """A check's text feedback as HTML: ``<pre>`` blocks, with each level-3 code hint (the lines
+    starting ``code:`` and their continuation) behind a "show more" disclosure."""
+    e = html.escape
+    blocks, plain, lines, i = [], [], _ANSI.sub("", text).rstrip().splitlines(), 0
+    while i < len(lines):
+        m = _CODE_LINE.match(lines[i])
+        if not m:
+            plain.append(lines[i])
+            i += 1
+            continue
+        indent = len(m.group(0))
+        code = [lines[i][indent:]]
+        i += 1
+        while i < len(lines) and lines[i].startswith(" " * indent) and lines[i].strip():
+            code.append(lines[i][indent:])
+            i += 1
+        if plain:
+            blocks.append(f"<pre>{e(chr(10).join(plain))}</pre>")
+            plain = []
+        blocks.append(f"<details><summary>show more: the code</summary><pre>{e(chr(10).join(code))}</pre></details>")
+    if plain:
+        blocks.append(f"<pre>{e(chr(10).join(plain))}</pre>")
+    return "".join(blocks)
+
+
 def html_report(sub):
     """Feedback for one submission, as a standalone HTML page (with the difference pictures)."""
     e = html.escape
@@ -64,14 +93,15 @@ def html_report(sub):
         parts.append(f"<table><tr><th>exercise</th><th>points</th><th>result</th></tr>{rows}</table>")
     for t in sub.tests:
         if t.status != "passed" and t.feedback.strip():
-            parts.append(f"<h2>{e(t.grade_id)}</h2><pre>{e(_ANSI.sub('', t.feedback).rstrip())}</pre>")
+            parts.append(f"<h2>{e(t.grade_id)}</h2>{feedback_html(t.feedback)}")
             parts += [f"<img alt='expected, got and their difference' src='data:image/png;base64,{img}'>"
                       for img in t.images]
     if sub.flags:
         parts.append("<h2>Notes for the grader</h2><ul>" + "".join(f"<li>{e(f)}</li>" for f in sub.flags) + "</ul>")
     style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .8em;"
              "border-bottom:1px solid #ddd;text-align:left}.ok{color:#080}.bad{color:#b00}"
-             "pre{background:#f6f6f6;padding:.6em;overflow-x:auto}img{max-width:100%}")
+             "pre{background:#f6f6f6;padding:.6em;overflow-x:auto;margin:0}details{margin:0 0 0 2em}"
+             "summary{cursor:pointer;color:#555}img{max-width:100%}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Feedback {e(sub.student)}</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
 

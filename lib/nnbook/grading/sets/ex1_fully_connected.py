@@ -6,8 +6,33 @@ import numpy as np
 
 from ... import functional as F
 from ..cases import away_from_zero, materialize, randn
-from ..exercise import (Exercise, ExerciseSet, COMMON_RULES, backward_reference, forward_reference,
+from ..exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference, forward_reference,
                         numbered, register, register_set, with_gradcheck)
+
+FLATTEN = Hint(
+    "linear_not_flattened", "x may have more than 2 axes: each example is flattened to one row of D numbers",
+    "x_flat has shape (N, D) with D the product of x's other axes; dx must come back in x's own shape",
+    "x_flat = x.reshape(x.shape[0], -1)   # and at the end: dx.reshape(x.shape)",
+    label="did not flatten image-shaped x")
+DB_NOT_SUMMED = Hint(
+    "linear_db_not_summed", "the bias is added to every example of the batch, so its gradient collects "
+    "dout from every example",
+    "db[m] = sum over n of dout[n, m]: shape (M,)", "db = dout.sum(axis=0)", label="db not summed over the batch")
+DB_MEAN = Hint(
+    "linear_db_mean", "db is a sum over the batch, not a mean: every example adds its own gradient",
+    "db[m] = sum over n of dout[n, m] (no division by N: the loss already averaged)",
+    "db = dout.sum(axis=0)", label="db as a mean instead of a sum")
+DW_TRANSPOSED = Hint(
+    "linear_dW_transposed", "dW is transposed: a gradient has the shape of its parameter, and W is (D, M)",
+    "dW[d, m] = sum over n of x_flat[n, d] * dout[n, m], i.e. x_flat transposed times dout: (D, N) @ (N, M)",
+    "dW = x_flat.T @ dout", label="transposed dW")
+DW_SHAPE = Hint(
+    "linear_dW_shape", "dW has W's shape (D, M): a gradient has the shape of its parameter",
+    "dW[d, m] = sum over n of x_flat[n, d] * dout[n, m]", "dW = x_flat.T @ dout", label="dW of the wrong shape",
+    fallback=True)
+BIAS_MISSING = Hint(
+    "linear_bias_missing", "the bias b is missing: every output row gets b added",
+    "out[n, m] = sum over d of x_flat[n, d] * W[d, m] + b[m]", "out = x_flat @ W + b", label="forgot the bias")
 
 
 def _linear_specs(hidden):
@@ -32,13 +57,17 @@ def _linear_specs(hidden):
 
 def _linear_rules(case, problem):
     if problem.output in ("out", "dx") and "multidim" in case.tags and problem.kind in ("exception", "shape"):
-        return ("x may have more than 2 axes: flatten each example with x.reshape(x.shape[0], -1), "
-                "and give dx back x's original shape with .reshape(x.shape)")
-    if problem.output == "db":
-        return "db: the bias is added to every example, so sum dout over the batch: db = dout.sum(axis=0)"
+        return FLATTEN
+    if problem.output == "db" and problem.kind == "shape":
+        return DB_NOT_SUMMED
     if problem.output == "dW" and problem.kind == "shape":
-        return "dW has W's shape (D, M): dW = x_flat.T @ dout"
+        return DW_SHAPE
     return None
+
+
+def _linear_backward_alternatives(case, exp):
+    N = case.args[0].shape[0]
+    return [("dW", exp["dW"].T, DW_TRANSPOSED), ("db", exp["db"] / N, DB_MEAN)]
 
 
 register(Exercise(
@@ -46,7 +75,7 @@ register(Exercise(
     lambda base, hidden: numbered(base, _linear_specs(hidden)),
     forward_reference(F.linear_forward),
     rules=COMMON_RULES + (_linear_rules,),
-    alternatives=lambda case, exp: [("out", exp["out"] - case.args[2], "the bias b is missing: out = x @ W + b")],
+    alternatives=lambda case, exp: [("out", exp["out"] - case.args[2], BIAS_MISSING)],
 ))
 
 register(Exercise(
@@ -56,6 +85,7 @@ register(Exercise(
     backward_reference(F.linear_forward, F.linear_backward, ("dx", "dW", "db")),
     forward="linear_forward", grad_args=(0, 1, 2), ref_forward=F.linear_forward,
     rules=COMMON_RULES + (_linear_rules,),
+    alternatives=_linear_backward_alternatives,
 ))
 
 
@@ -70,15 +100,24 @@ def _relu_specs(hidden):
             ("float32", build((4, 5), np.float32), {"float32"})]
 
 
+RELU_GATE = Hint(
+    "relu_backward_gate", "ReLU lets the gradient through only where its input was positive",
+    "dx[k] = dout[k] where x[k] > 0, and 0 where x[k] <= 0 (the input x, kept in the cache)",
+    "dx = dout * (x > 0)", label="wrong ReLU gate", fallback=True)
+RELU_NEGATIVE = Hint(
+    "relu_negative_kept", "negative inputs must become 0", "out[k] = max(x[k], 0), element by element",
+    "out = np.maximum(x, 0)", label="kept negative values")
+
+
 def _relu_backward_rules(case, problem):
     if problem.output == "dx" and problem.kind == "values":
-        return "the gradient passes where x > 0 and is 0 elsewhere: dx = dout * (x > 0)"
+        return RELU_GATE
     return None
 
 
 def _relu_forward_rules(case, problem):
     if problem.kind == "values" and isinstance(problem.got, np.ndarray) and (problem.got < 0).any():
-        return "negative inputs must become 0: out = np.maximum(x, 0)"
+        return RELU_NEGATIVE
     return None
 
 
@@ -114,10 +153,28 @@ def _softmax_specs(hidden):
             ("float32", build(5, 4, np.float32), {"float32"})]
 
 
+SOFTMAX_OVERFLOW = Hint(
+    "softmax_overflow", "np.exp overflows for large logits (exp(1000) is inf): shift each row first; "
+    "the softmax does not change when a constant is subtracted from a row",
+    "softmax(z) = softmax(z - max(z)) row by row; after the shift the largest exponent is exp(0) = 1",
+    "shifted = logits - logits.max(axis=1, keepdims=True)", label="no max-subtraction (overflow)")
+SOFTMAX_GRAD_SUM = Hint(
+    "softmax_grad_not_divided", "the loss is the mean over the batch, so its gradient is divided by N too",
+    "dlogits = (softmax(logits) - onehot(y)) / N", "dlogits /= N", label="gradient of the sum, not the mean")
+SOFTMAX_LOSS_SUM = Hint(
+    "softmax_loss_sum", "the loss is the mean over the batch, not the sum",
+    "loss = -(1/N) * sum over n of log softmax(logits)[n, y[n]]", "loss = float(-logp[np.arange(N), y].mean())",
+    label="summed loss instead of mean")
+SOFTMAX_SIGN = Hint(
+    "softmax_grad_sign", "the gradient has the wrong sign: raising the right class's logit lowers the loss",
+    "dlogits = (softmax(logits) - onehot(y)) / N", "dlogits[np.arange(N), y] -= 1   # p - onehot(y)",
+    label="gradient sign flipped")
+
+
 def _softmax_rules(case, problem):
-    if "large" in case.tags and problem.kind in ("nan", "values", "exception"):
-        return ("exp overflows for large logits: subtract each row's maximum first "
-                "(logits - logits.max(axis=1, keepdims=True)); the softmax does not change")
+    # overflow shows as inf/NaN (or an exception) on the large-logit cases only
+    if "large" in case.tags and problem.kind in ("nan", "exception"):
+        return SOFTMAX_OVERFLOW
     return None
 
 
@@ -144,10 +201,9 @@ register(Exercise(
     _softmax_reference,
     rules=COMMON_RULES + (_softmax_rules,),
     alternatives=lambda case, exp: [
-        ("dlogits", exp["dlogits"] * case.args[0].shape[0],
-         "the loss is the mean over the batch, so divide the gradient by N"),
-        ("loss", exp["loss"] * case.args[0].shape[0], "the loss is the mean over the batch, not the sum"),
-        ("dlogits", -exp["dlogits"], "sign: dlogits = (softmax(logits) - onehot(y)) / N")],
+        ("dlogits", exp["dlogits"] * case.args[0].shape[0], SOFTMAX_GRAD_SUM),
+        ("loss", exp["loss"] * case.args[0].shape[0], SOFTMAX_LOSS_SUM),
+        ("dlogits", -exp["dlogits"], SOFTMAX_SIGN)],
     gradcheck=_softmax_gradcheck,
 ))
 

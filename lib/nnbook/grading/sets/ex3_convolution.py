@@ -5,9 +5,37 @@ Cases, references, hint rules and what answers may not use. See :mod:`nnbook.gra
 import numpy as np
 
 from ... import functional as F
-from ..cases import randn
-from ..exercise import (Exercise, ExerciseSet, COMMON_RULES, backward_reference, forward_reference,
-                        numbered, register, register_set, with_gradcheck)
+from ..cases import materialize, randn
+from ..exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference, dout_for,
+                        forward_reference, numbered, register, register_set, with_gradcheck)
+from ..mistakes import stride_ignored
+
+SIZE = "Ho = (H + 2*padding - kh) // stride + 1 and Wo = (W + 2*padding - kw) // stride + 1"
+STRIDE_IGNORED = Hint(
+    "stride_ignored", "stride ignored? the window moves `stride` pixels at a time, so a stride > 1 gives "
+    "a smaller output", f"window (i, j) starts at row i*stride, column j*stride of the padded input; {SIZE}",
+    "xpad[:, :, i*stride:i*stride + kh, j*stride:j*stride + kw]", label="ignored the stride")
+OFF_BY_ONE = Hint(
+    "output_size_off_by_one", "output size off by one: count the positions the window can take",
+    SIZE, "Ho = (H + 2 * padding - kh) // stride + 1", label="output size off by one", fallback=True)
+PADDING_IGNORED = Hint(
+    "padding_ignored", "padding ignored? the input gets `padding` zeros on each side before the window slides",
+    f"xpad has shape (N, C, H + 2*padding, W + 2*padding); {SIZE}",
+    "xpad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))", label="ignored the padding")
+BIAS_MISSING = Hint(
+    "conv_bias_missing", "the bias is missing: filter f adds b[f] to every one of its output pixels",
+    "out[n, f, i, j] = b[f] + sum over c, u, v of W[f, c, u, v] * xpad[n, c, i*stride + u, j*stride + v]",
+    "out[:, :, i, j] = np.tensordot(window, W, axes=([1, 2, 3], [1, 2, 3])) + b", label="forgot the bias")
+KERNEL_FLIPPED = Hint(
+    "conv_kernel_flipped", "you flipped the kernel: nnbook, like PyTorch, computes a cross-correlation "
+    "and uses W as it is", "out[n, f, i, j] = b[f] + sum of W[f, c, u, v] * xpad[n, c, i*stride + u, j*stride + v]"
+    " (u, v count forward, not backward)", label="flipped the kernel")
+ONLY_STRIDE = Hint(
+    "fails_only_with_stride", "fails only with stride > 1: check where each window starts",
+    "window (i, j) starts at input row i*stride, column j*stride", label="fails only with stride")
+ONLY_PADDING = Hint(
+    "fails_only_with_padding", "fails only with padding: the window slides over the zero-padded input",
+    "pad x with `padding` zeros on both sides of both spatial axes first", label="fails only with padding")
 
 
 def _conv_specs(hidden):
@@ -62,23 +90,27 @@ def _conv_forward_rules(case, problem):
     x, W = case.args[0], case.args[1]
     no_stride = [n + 2 * p - k + 1 for n, k in zip(x.shape[2:], W.shape[2:])]
     if s > 1 and list(got) == no_stride:
-        return (f"stride ignored? with stride {s} the window moves {s} pixels at a time: "
-                f"Ho = (H + 2*padding - kh) // stride + 1 = {Ho}")
-    if any(abs(g - e) == 1 for g, e in zip(got, (Ho, Wo))):
-        return (f"output size off by one: Ho = (H + 2*padding - kh) // stride + 1 = {Ho}, "
-                f"Wo = (W + 2*padding - kw) // stride + 1 = {Wo}")
+        return STRIDE_IGNORED
     no_pad = [(n - k) // s + 1 for n, k in zip(x.shape[2:], W.shape[2:])]
     if p > 0 and list(got) == no_pad:
-        return f"padding ignored? pad x with {p} zero{'s' if p > 1 else ''} on each side first (np.pad) and use the padded size"
+        return PADDING_IGNORED
+    if any(abs(g - e) == 1 for g, e in zip(got, (Ho, Wo))):
+        return OFF_BY_ONE
     return None
+
+
+def _conv_stride_geometry(case):
+    x, W = case.args[0], case.args[1]
+    s, p = case.kwargs["stride"], case.kwargs["padding"]
+    N, F_ = x.shape[0], W.shape[0]
+    return s > 1, [(N, F_) + tuple(n + 2 * p - k + 1 for n, k in zip(x.shape[2:], W.shape[2:]))]
 
 
 def _conv_forward_alternatives(case, exp):
     x, W, b = case.args
     s, p = case.kwargs["stride"], case.kwargs["padding"]
-    alts = [("out", exp["out"] - b[:, None, None], "the bias b[f] is missing: add it to every output pixel"),
-            ("out", F.conv2d_forward(x, W[:, :, ::-1, ::-1].copy(), b, s, p)[0],
-             "you flipped the kernel: nnbook (like PyTorch) computes cross-correlation, W is used as is")]
+    alts = [("out", exp["out"] - b[:, None, None], BIAS_MISSING),
+            ("out", F.conv2d_forward(x, W[:, :, ::-1, ::-1].copy(), b, s, p)[0], KERNEL_FLIPPED)]
     return alts
 
 
@@ -88,25 +120,85 @@ register(Exercise(
     forward_reference(F.conv2d_forward),
     rules=COMMON_RULES + (_conv_forward_rules,),
     alternatives=_conv_forward_alternatives,
-    only_with={"stride": "fails only with stride > 1: window (i, j) starts at input row i*stride, column j*stride",
-               "padding": "fails only with padding: pad x with zeros on both sides before sliding the window"},
+    detectors=(lambda results: stride_ignored(results, STRIDE_IGNORED, _conv_stride_geometry),),
+    only_with={"stride": ONLY_STRIDE, "padding": ONLY_PADDING},
 ))
+
+
+OVERWRITES = Hint(
+    "conv_backward_overwrites", "overlapping windows must add up their contributions: where windows overlap, "
+    "an input pixel gets gradient from each window that covered it, and `=` keeps only the last one",
+    "dxpad[n, c, i*stride + u, j*stride + v] += W[f, c, u, v] * dout[n, f, i, j], summed over every f, i, j "
+    "whose window covers the pixel",
+    "dxpad[:, :, rows, cols] += np.tensordot(dout[:, :, i, j], W, axes=([1], [0]))   # +=, not =",
+    label="overwrote instead of accumulating")
+DB_NOT_SUMMED = Hint(
+    "conv_db_not_summed", "b[f] is added at every position of every example, so its gradient collects "
+    "dout from all of them: db has shape (F,)",
+    "db[f] = sum over n, i, j of dout[n, f, i, j]", "db = dout.sum(axis=(0, 2, 3))",
+    label="db not summed over batch and positions")
+DB_MEAN = Hint(
+    "conv_db_mean", "db is a sum, not a mean: every position of every example adds its own gradient",
+    "db[f] = sum over n, i, j of dout[n, f, i, j] (no division)", "db = dout.sum(axis=(0, 2, 3))",
+    label="db as a mean instead of a sum")
+NOT_CROPPED = Hint(
+    "conv_backward_padding_not_cropped", "padding forgotten in backward: dx must have x's shape, "
+    "not the padded input's", "work on dxpad (the padded shape), then drop `padding` rows and columns on each side",
+    "dx = dxpad[:, :, padding:padding + H, padding:padding + W]", label="did not crop the padding off dx")
+DW_SHAPE = Hint("conv_dW_shape", "dW has W's shape (F, C, kh, kw): a gradient has the shape of its parameter",
+                "dW[f, c, u, v] = sum over n, i, j of dout[n, f, i, j] * xpad[n, c, i*stride + u, j*stride + v]",
+                label="dW of the wrong shape", fallback=True)
+BACK_ONLY_STRIDE = Hint(
+    "fails_only_with_stride", "fails only with stride > 1: output pixel (i, j) saw the input window starting "
+    "at (i*stride, j*stride); its gradient goes back there", "rows i*stride : i*stride + kh, columns "
+    "j*stride : j*stride + kw of dxpad", label="fails only with stride")
+BACK_ONLY_PADDING = Hint(
+    "fails_only_with_padding", "padding forgotten in backward? fails only with padding: work on the padded "
+    "input and crop the padding off at the end", "dxpad has the padded shape; dx = the middle H x W of it",
+    label="fails only with padding")
 
 
 def _conv_backward_rules(case, problem):
     x, W = case.args[0], case.args[1]
     p = case.kwargs["padding"]
-    if problem.output == "db":
-        return ("bias gradient: b[f] is added at every position of every example, so sum dout over the batch "
-                "and the spatial axes: db = dout.sum(axis=(0, 2, 3))")
+    if problem.output == "db" and problem.kind == "shape":
+        return DB_NOT_SUMMED
     if problem.output == "dx" and problem.kind == "shape" and getattr(problem.got, "ndim", 0) == 4:
         N, C, H, Wd = x.shape
         if problem.got.shape == (N, C, H + 2 * p, Wd + 2 * p):
-            return (f"padding forgotten in backward: dx must have x's shape; accumulate into the padded "
-                    f"dx_pad and crop it: dx = dx_pad[:, :, {p}:{p}+H, {p}:{p}+W]")
+            return NOT_CROPPED
     if problem.output == "dW" and problem.kind == "shape":
-        return "dW has W's shape (F, C, kh, kw)"
+        return DW_SHAPE
     return None
+
+
+def _overwritten_dx(case, per_filter):
+    """dx of a loop that assigns (``=``) each window's gradient instead of adding it; ``per_filter``:
+    one assignment per filter as well (the last filter wins)."""
+    x, W, b = materialize(case.args)
+    s, p = case.kwargs["stride"], case.kwargs["padding"]
+    dout = dout_for(case, F.conv2d_forward(x, W, b, s, p)[0])
+    kh, kw = W.shape[2:]
+    xpad = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    dxpad = np.zeros_like(xpad)
+    for f in range(W.shape[0]) if per_filter else [None]:
+        for i in range(dout.shape[2]):
+            for j in range(dout.shape[3]):
+                win = (slice(None), slice(None), slice(i * s, i * s + kh), slice(j * s, j * s + kw))
+                if per_filter:
+                    dxpad[win] = dout[:, f, i, j, None, None, None] * W[f]
+                else:
+                    dxpad[win] = np.tensordot(dout[:, :, i, j], W, axes=([1], [0]))
+    return dxpad[:, :, p:p + x.shape[2], p:p + x.shape[3]]
+
+
+def _conv_backward_alternatives(case, exp):
+    N = case.args[0].shape[0]
+    x, W = case.args[0], case.args[1]
+    s, p = case.kwargs["stride"], case.kwargs["padding"]
+    Ho, Wo = [(n + 2 * p - k) // s + 1 for n, k in zip(x.shape[2:], W.shape[2:])]
+    return [("dx", _overwritten_dx(case, False), OVERWRITES), ("dx", _overwritten_dx(case, True), OVERWRITES),
+            ("db", exp["db"] / N, DB_MEAN), ("db", exp["db"] / (N * Ho * Wo), DB_MEAN)]
 
 
 register(Exercise(
@@ -117,10 +209,8 @@ register(Exercise(
     backward_reference(F.conv2d_forward, F.conv2d_backward, ("dx", "dW", "db")),
     forward="conv2d_forward", grad_args=(0, 1, 2), ref_forward=F.conv2d_forward,
     rules=COMMON_RULES + (_conv_backward_rules,),
-    only_with={"stride": "fails only with stride > 1: output pixel (i, j) saw the input window starting at "
-                         "(i*stride, j*stride); send its gradient back there",
-               "padding": "padding forgotten in backward? fails only with padding: work on the padded input "
-                          "(dx_pad of the padded shape) and crop the padding off at the end"},
+    alternatives=_conv_backward_alternatives,
+    only_with={"stride": BACK_ONLY_STRIDE, "padding": BACK_ONLY_PADDING},
 ))
 
 

@@ -6,8 +6,31 @@ import numpy as np
 
 from ... import functional as F
 from ..cases import Rng, away_from_zero, materialize
-from ..exercise import (Exercise, ExerciseSet, COMMON_RULES, dout_for, forward_reference, numbered,
+from ..exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, dout_for, forward_reference, numbered,
                         register, register_set, with_gradcheck)
+
+NOT_INVERTED = Hint(
+    "dropout_not_inverted", "dropout not rescaled: inverted dropout scales the kept units up in training, "
+    "so that the expected value of every unit stays x and eval mode needs no change",
+    "a kept unit becomes x / (1 - p), a dropped one 0: E[out] = (1 - p) * x / (1 - p) = x",
+    "out = x * keep / (1 - p)", label="dropout not inverted (no 1/(1-p))")
+EVAL_SCALED = Hint(
+    "dropout_eval_not_identity", "in eval mode (training=False) inverted dropout does nothing: it returns x "
+    "(a copy); the scaling happened in training already", "training=False: out = x",
+    "if not training:\n    return x.copy(), None", label="changed x in eval mode")
+P_IS_DROP = Hint(
+    "dropout_p_is_keep", "p is the probability of *dropping* a unit, not of keeping it",
+    "a unit is kept when its uniform number is >= p, so it is kept with probability 1 - p",
+    "keep = rng.random(x.shape) >= p", label="took p as the keep probability")
+MASK_DRAW = Hint(
+    "dropout_mask_draw", "draw the mask from the rng you are given, in one call, so the same seed gives "
+    "the same mask", "one uniform number per unit, from rng.random with x's shape; keep the units whose "
+    "number is >= p", "keep = rng.random(x.shape) >= p", label="mask drawn differently", fallback=True)
+BACKWARD_MASK = Hint(
+    "dropout_backward_mask", "backward multiplies dout by exactly what forward multiplied x by: the same "
+    "scaled mask (keep it in the cache); in eval mode the gradient passes unchanged",
+    "dx = dout * mask, with mask = keep / (1 - p) from forward; training=False: dx = dout",
+    "dx = dout * mask", label="wrong dropout backward", fallback=True)
 
 
 def _dropout_specs(hidden):
@@ -28,17 +51,15 @@ def _dropout_specs(hidden):
 def _dropout_alternatives(case, exp):
     x, p = case.args
     if not case.kwargs["training"]:
-        return [("out", x / (1 - p), "in eval mode (training=False) dropout does nothing: return x (a copy)")]
+        return [("out", x / (1 - p), EVAL_SCALED), ("out", x * (1 - p), EVAL_SCALED)]
     if p == 0:
         return []
     r = np.random.default_rng(case.kwargs["rng"].seed).random(x.shape)
     dt = x.dtype
-    return [("out", x * (r >= p).astype(dt), "dropout not rescaled: inverted dropout multiplies the kept units "
-             "by 1 / (1 - p), so the expected value stays x"),
-            ("out", x * (r < p).astype(dt) / dt.type(p), "p is the probability of *dropping* a unit: keep the "
-             "units where rng.random(x.shape) >= p"),
-            ("out", x * (r < 1 - p).astype(dt) / dt.type(1 - p), "draw the mask as rng.random(x.shape) >= p "
-             "(the same rng then gives the same mask as the reference)")]
+    return [("out", x * (r >= p).astype(dt), NOT_INVERTED),
+            ("out", x * (r < p).astype(dt) / dt.type(p), P_IS_DROP),
+            ("out", x * (r < p).astype(dt), P_IS_DROP),
+            ("out", x * (r < 1 - p).astype(dt) / dt.type(1 - p), MASK_DRAW)]
 
 
 def _dropout_rules(case, problem):
@@ -50,10 +71,8 @@ def _dropout_rules(case, problem):
     if kept.any():
         ratio = np.median(got[kept] / x[kept])
         if abs(ratio - 1) < 1e-6 and p > 0:
-            return ("dropout not rescaled: inverted dropout multiplies the kept units by 1 / (1 - p), "
-                    "so the expected value stays x")
-    return ("use the rng you are given: mask = rng.random(x.shape) >= p, drawn once, so that the same "
-            "seed gives the same mask")
+            return NOT_INVERTED
+    return MASK_DRAW
 
 
 def _dropout_backward_reference(case, learner_out=None):
@@ -82,8 +101,7 @@ register(Exercise(
         lambda rng: ((away_from_zero(rng, (4, 5)), 0.4), {"training": True, "rng": Rng(1)})),
     _dropout_backward_reference,
     forward="dropout_forward", grad_args=(0,), ref_forward=F.dropout_forward, gradcheck_forward="learner",
-    rules=COMMON_RULES + ((lambda case, problem: "dx = dout * mask, with the same scaled mask as in forward "
-                           "(keep it in the cache); in eval mode dx = dout" if problem.kind == "values" else None),),
+    rules=COMMON_RULES + ((lambda case, problem: BACKWARD_MASK if problem.kind == "values" else None),),
 ))
 
 

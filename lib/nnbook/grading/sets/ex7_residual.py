@@ -8,8 +8,48 @@ from ... import functional as F
 from ...layers import ResidualBlock
 from ...layers import needs_projection as ref_needs_projection
 from ..cases import Case, randn
-from ..exercise import (Exercise, ExerciseSet, COMMON_RULES, backward_reference, forward_reference,
+from ..exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference, forward_reference,
                         numbered, register, register_set, with_gradcheck)
+
+SWAPPED_WEIGHTS = Hint(
+    "shortcut_weights_swapped", "alpha weighs x and beta weighs y, not the other way round",
+    "out = alpha * x + beta * y on the combined positions", label="swapped alpha and beta")
+F_RESIZE = Hint(
+    "shortcut_resize", "fails only when the sizes differ: the two tensors are combined on a strided grid, "
+    "and x keeps its value everywhere else", "stride = ratio of the two sizes along each axis (the larger "
+    "over the smaller); min(n_x, n_y) positions are combined", label="sizes that differ")
+F_CHANNELS = Hint(
+    "shortcut_channels", "fails only when the channel counts differ: only the first min(C_x, C_y) channels "
+    "are combined, the others of x stay as they are", label="channel counts that differ")
+F_WEIGHTS = Hint(
+    "shortcut_alpha_beta", "fails only with alpha or beta != 1: each input is weighted",
+    "out = alpha * x + beta * y on the combined positions", label="alpha/beta weighting")
+B_RESIZE = Hint(
+    "shortcut_backward_resize", "fails only when the sizes differ: gradient flows back only through the "
+    "grid positions that were combined", "dy is zero except on its grid positions; dx is scaled by alpha "
+    "only on x's grid positions", label="sizes that differ (backward)")
+B_CHANNELS = Hint(
+    "shortcut_backward_channels", "fails only when the channel counts differ: only the first "
+    "min(C_x, C_y) channels were combined, so only they get alpha / beta", label="channel counts (backward)")
+B_WEIGHTS = Hint(
+    "shortcut_backward_alpha_beta", "fails only with alpha or beta != 1: each input's gradient is dout times "
+    "its weight", "dx = alpha * dout and dy = beta * dout on the combined positions",
+    label="alpha/beta in backward")
+PROJ_STRIDE = Hint(
+    "projection_stride", "a 1x1 convolution with stride s keeps every s-th row and column, starting at 0 "
+    "(a 7-pixel side with stride 2 gives 4)", "out[n, f, i, j] = sum over c of W[f, c, 0, 0] * h[n, c, i*s, j*s]",
+    "h[:, :, ::stride, ::stride]", label="projection output size")
+NEEDS = Hint(
+    "needs_projection_rule", "a projection is needed exactly when the shortcut x would not match the block's "
+    "output", "a different number of channels, or stride != 1 (a smaller output)", label="wrong projection rule")
+PROJ_RAW = Hint(
+    "projection_on_raw_input", "the projection shortcut was applied to the raw input x; in a pre-activation "
+    "block it takes the pre-activated input", "shortcut = projection_shortcut(h, W_proj, stride) with "
+    "h = relu(bn1(x)), the same h that enters conv1", label="projected the raw instead of the pre-activated input")
+BLOCK_PROJ = Hint(
+    "block_projection_case", "fails only when a projection is needed: check the shortcut branch",
+    "shortcut = projection_shortcut(h, params['projection.W'], stride) with h = relu(bn1(x))",
+    label="projection branch")
 
 
 def _shortcut_specs(hidden):
@@ -34,7 +74,7 @@ def _shortcut_alternatives(case, exp):
     x, y = case.args
     a, b = case.kwargs["alpha"], case.kwargs["beta"]
     if x.shape == y.shape and a != b:
-        return [("out", b * x + a * y, "alpha weighs x and beta weighs y: out = alpha * x + beta * y")]
+        return [("out", b * x + a * y, SWAPPED_WEIGHTS)]
     return []
 
 
@@ -44,11 +84,7 @@ register(Exercise(
     forward_reference(F.shortcut_forward),
     rules=COMMON_RULES,
     alternatives=_shortcut_alternatives,
-    only_with={"resize": "fails only when the sizes differ: combine on the strided grid (stride = ratio of the "
-                         "sizes) and keep x's value everywhere else",
-               "channels": "fails only when the channel counts differ: combine the first min(C_x, C_y) channels "
-                           "and keep x's other channels unchanged",
-               "weights": "fails only with alpha or beta != 1: out = alpha * x + beta * y on the combined positions"},
+    only_with={"resize": F_RESIZE, "channels": F_CHANNELS, "weights": F_WEIGHTS},
 ))
 
 register(Exercise(
@@ -59,12 +95,7 @@ register(Exercise(
     backward_reference(F.shortcut_forward, F.shortcut_backward, ("dx", "dy")),
     forward="shortcut_forward", grad_args=(0, 1), ref_forward=F.shortcut_forward,
     rules=COMMON_RULES,
-    only_with={"resize": "fails only when the sizes differ: dy is zero except on the grid positions y "
-                         "contributed to, and dx is scaled by alpha only there",
-               "channels": "fails only when the channel counts differ: only the first min(C_x, C_y) channels "
-                           "were combined",
-               "weights": "fails only with alpha or beta != 1: dx = alpha * dout, dy = beta * dout (on the "
-                          "combined positions)"},
+    only_with={"resize": B_RESIZE, "channels": B_CHANNELS, "weights": B_WEIGHTS},
 ))
 
 
@@ -88,9 +119,7 @@ def _projection_reference(case, learner_out=None):
 
 def _projection_rules(case, problem):
     if problem.kind == "shape" and "stride" in case.tags:
-        h, W, s = case.args
-        return (f"a 1x1 convolution with stride {s} keeps every {s}-th row and column, starting at 0: "
-                f"h[:, :, ::{s}, ::{s}] (so a 7-pixel side gives 4)")
+        return PROJ_STRIDE
     return None
 
 
@@ -112,8 +141,7 @@ register(Exercise(
     "needs_projection", "function", ("result",),
     _needs_projection_cases,
     lambda case, learner_out=None: {"result": bool(ref_needs_projection(*case.args))},
-    rules=((lambda case, problem: "a projection is needed exactly when the shortcut x would not match the "
-            "block's output: a different number of channels, or stride != 1 (a smaller output)"),),
+    rules=((lambda case, problem: NEEDS),),
 ))
 
 BLOCK_KEYS = ("bn1.gamma", "bn1.beta", "bn1.running_mean", "bn1.running_var", "conv1.W",
@@ -174,7 +202,7 @@ def _block_alternatives(case, exp):
     h = np.maximum(block.bn1(x), 0)
     branch = block.conv2(np.maximum(block.bn2(block.conv1(h)), 0))
     wrong = branch + F.conv2d_forward(x, params["projection.W"], None, stride, 0)[0]
-    return [("out", wrong, "the projection is applied to the pre-activated input h = relu(bn1(x)), not to x")]
+    return [("out", wrong, PROJ_RAW)]
 
 
 register(Exercise(
@@ -183,8 +211,7 @@ register(Exercise(
     _block_reference,
     rules=COMMON_RULES,
     alternatives=_block_alternatives,
-    only_with={"projection": "fails only when a projection is needed: the shortcut is then "
-                             "projection_shortcut(h, params['projection.W'], stride) with h = relu(bn1(x))"},
+    only_with={"projection": BLOCK_PROJ},
 ))
 
 

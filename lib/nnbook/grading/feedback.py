@@ -1,0 +1,190 @@
+"""The outcome of one check — cases, problems, named mistakes — as plain text and as an HTML table.
+
+:class:`Report` is what :func:`nnbook.grading.evaluate` returns. Each named mistake is a
+:class:`Mistake`: a tiered :class:`~nnbook.grading.exercise.Hint` and the cases it explains, said
+once per check. ``Report.text()`` is the table for terminals, nbval and the grader's feedback;
+``Report.html()`` the compact table JupyterLab shows (verdict and hints first, then one row per
+case). Lines are wrapped at spaces only, so no number is ever cut in two.
+"""
+import html
+import re
+import textwrap
+from dataclasses import dataclass, field
+
+WIDTH = 100          # text lines are wrapped (at spaces) to this width
+CODE_MARK = "code: "
+
+
+@dataclass
+class CaseResult:
+    """The outcome of one case: its problems (empty when it passed) and the hints explaining them."""
+    case: object
+    problems: list = field(default_factory=list)
+    hints: list = field(default_factory=list)
+
+    @property
+    def passed(self):
+        return not self.problems
+
+
+@dataclass
+class Mistake:
+    """A named mistake found in one check: its hint and the names of the cases it explains."""
+    hint: object
+    cases: list = field(default_factory=list)
+
+    @property
+    def id(self):
+        return self.hint.id
+
+
+@dataclass
+class Report:
+    """All cases of one exercise. ``not_written`` names the stub function, if any.
+
+    Attributes:
+        results: one :class:`CaseResult` per case, in order.
+        mistakes: the named mistakes (:class:`Mistake`), each once, with the cases it explains.
+        hints: the same hints as ``mistakes``, in the same order (:class:`Hint` objects).
+        hint_level: 1 concept, 2 concept and formula (default), 3 also code.
+    """
+    exercise: str
+    results: list = field(default_factory=list)
+    hints: list = field(default_factory=list)
+    not_written: str = None
+    hidden: bool = False
+    mistakes: list = field(default_factory=list)
+    hint_level: int = 2
+
+    @property
+    def passed(self):
+        return self.not_written is None and all(r.passed for r in self.results)
+
+    @property
+    def n_passed(self):
+        return sum(r.passed for r in self.results)
+
+    @property
+    def mistake_ids(self):
+        """Ids of the named mistakes, e.g. ``["conv_backward_overwrites"]`` (for a class report)."""
+        return [m.id for m in self.mistakes]
+
+    def _label(self):
+        return f"{self.exercise}" + (" (hidden cases)" if self.hidden else "")
+
+    def _verdict(self):
+        if self.passed:
+            return "all cases passed" if len(self.results) > 1 else "the case passed"
+        return f"{self.n_passed} of {len(self.results)} cases passed"
+
+    def _numbers(self):
+        return {m.id: i + 1 for i, m in enumerate(self.mistakes)}
+
+    def _explains(self, mistake):
+        failing = [r.case.name for r in self.results if not r.passed]
+        if len(failing) > 1 and sorted(mistake.cases) == sorted(failing):
+            return "both failing cases" if len(failing) == 2 else f"all {len(failing)} failing cases"
+        return "; ".join(mistake.cases)
+
+    def text(self, hints=None):
+        """The feedback table, as plain text (``hints``: level 1-3, default ``hint_level``)."""
+        level = self.hint_level if hints is None else hints
+        if self.not_written:
+            return f"{self._label()}: {self.not_written} is not written yet (it raises NotImplementedError)."
+        numbers = self._numbers()
+        lines = [f"{self._label()}: {_plural(len(self.results), 'case')}"]
+        for r in self.results:
+            refs = sorted({numbers[h.id] for h in r.hints if h.id in numbers})
+            ref = f"  [hint {', '.join(map(str, refs))}]" if refs else ""
+            lines += _wrap(f"{'ok  ' if r.passed else 'FAIL'}  {r.case.name}{ref}", "  ", 10)
+            for p in r.problems:
+                lines += _wrap(p.message, " " * 10, 4)
+        lines.append(self._verdict())
+        for m in self.mistakes:
+            n = numbers[m.id]
+            head = f"hint {n}: " if len(self.mistakes) > 1 else "hint: "
+            pad = " " * len(head)
+            for kind, text in m.hint.levels(level):
+                if kind == "concept":
+                    lines += _wrap(text, "", len(head), first=head)
+                elif kind == "formula":
+                    lines += _wrap(text, pad, len("formula: "), first="formula: ")
+                else:
+                    code = text.splitlines() or [""]
+                    lines.append(f"{pad}{CODE_MARK}{code[0]}")
+                    lines += [f"{pad}{' ' * len(CODE_MARK)}{c}" for c in code[1:]]
+            lines += _wrap(self._explains(m), pad, len("explains: "), first="explains: ")
+        return "\n".join(lines)
+
+    def html(self, hints=None):
+        """A compact HTML table: the verdict and the hints first, then one row per case."""
+        level = self.hint_level if hints is None else hints
+        e = _html_text
+        if self.not_written:
+            return (f"<div class='nnbook-check'><b>{e(self._label())}</b>: <code>{e(self.not_written)}</code> "
+                    "is not written yet (it raises NotImplementedError).</div>")
+        color = "#080" if self.passed else "#b00"
+        parts = [f"<div class='nnbook-check' style='{_BOX}'>",
+                 f"<div><b>{e(self._label())}</b>: <b style='color:{color}'>{e(self._verdict())}</b></div>"]
+        if self.mistakes:
+            items = []
+            for m in self.mistakes:
+                body = []
+                for kind, text in m.hint.levels(level):
+                    if kind == "concept":
+                        body.append(f"<b>{e(text)}</b>")
+                    elif kind == "formula":
+                        body.append(f"<br>{e(text)}")
+                    else:
+                        body.append(f"<pre style='{_PRE}'>{html.escape(text)}</pre>")
+                body.append(f"<br><small>explains: {e(self._explains(m))}</small>")
+                items.append(f"<li>{''.join(body)}</li>")
+            parts.append(f"<ol style='margin:.3em 0 .4em 1.4em;padding:0'>{''.join(items)}</ol>")
+        numbers = self._numbers()
+        rows = []
+        for r in self.results:
+            mark = ("<td style='color:#080;" + _TD + "'>ok</td>" if r.passed
+                    else "<td style='color:#b00;font-weight:bold;" + _TD + "'>FAIL</td>")
+            refs = sorted({numbers[h.id] for h in r.hints if h.id in numbers})
+            what = "<br>".join(e(p.message) for p in r.problems)
+            if refs:
+                what += f" <small>(hint {', '.join(map(str, refs))})</small>"
+            rows.append(f"<tr>{mark}<td style='{_TD}'>{e(r.case.name)}</td><td style='{_TD}'>{what}</td></tr>")
+        parts.append(f"<table style='border-collapse:collapse;margin:0'><tr><th style='{_TD}'></th>"
+                     f"<th style='{_TD}'>case</th><th style='{_TD}'>what is wrong</th></tr>{''.join(rows)}</table>")
+        parts.append("</div>")
+        return "".join(parts)
+
+
+_TD = "text-align:left;vertical-align:top;padding:.1em .6em;word-break:normal;overflow-wrap:normal"
+_BOX = "font-size:var(--jp-code-font-size, 13px);line-height:1.4;word-break:normal;overflow-wrap:normal"
+_PRE = "margin:.2em 0;padding:.3em;background:rgba(127,127,127,.1);white-space:pre;overflow-x:auto"
+# a number (with its sign, decimals and exponent) or a short tuple like (2, 4): never broken
+_UNBREAKABLE = re.compile(r"\((?:[-+]?[\d.e]+(?:, ?)?)+\)|[-+]?\d[\d.]*(?:e[-+]?\d+)?")
+
+
+def _html_text(text):
+    """Escaped text whose numbers and shape tuples cannot be wrapped in the middle."""
+    out, last = [], 0
+    for m in _UNBREAKABLE.finditer(text):
+        out.append(html.escape(text[last:m.start()]))
+        out.append(f"<span style='white-space:nowrap'>{html.escape(m.group(0))}</span>")
+        last = m.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out)
+
+
+def _wrap(text, indent, hang, first=""):
+    """Wrap one line at spaces only (never inside a number or a word): ``indent + first`` before
+    the first line, ``indent`` plus ``hang`` spaces before the following ones."""
+    glued = _GROUP.sub(lambda m: m.group(0).replace(" ", "\0"), text)   # keep (2, 4) and [n, c] whole
+    lines = textwrap.wrap(glued, WIDTH, initial_indent=indent + first, subsequent_indent=indent + " " * hang,
+                          break_long_words=False, break_on_hyphens=False) or [indent + first]
+    return [line.replace("\0", " ") for line in lines]
+
+
+_GROUP = re.compile(r"\[[^\[\]]{0,30}\]|\([^()]{0,30}\)")
+
+
+def _plural(n, word):
+    return f"{n} {word}" + ("" if n == 1 else "s")
