@@ -94,6 +94,8 @@ def train_eval_figure(model, X, y, batch_size=16, ordering="random", seed=0, cur
     ax_a.axhline(curves["eval"], color="k", lw=1, label="eval mode (any batch)")
     ax_a.axvline(batch_size, color="tab:red", lw=1, alpha=0.6)
     ax_a.set_xscale("log", base=2)
+    ax_a.set_xticks(sizes, [str(b) for b in sizes])
+    ax_a.minorticks_off()
     ax_a.set_ylim(0, 1.02)
     ax_a.set_xlabel("batch size")
     ax_a.set_ylabel("accuracy")
@@ -119,9 +121,13 @@ def train_eval_figure(model, X, y, batch_size=16, ordering="random", seed=0, cur
     return fig, stats
 
 
-def train_eval_playground(model, X, y, seed=0):
-    """A batch-size slider and the batch ordering; redraws :func:`train_eval_figure`."""
-    curves = train_eval_curves(model, X, y, seed=seed)
+def train_eval_playground(model, X, y, seed=0, curves=None):
+    """A batch-size slider and the batch ordering; redraws :func:`train_eval_figure`.
+
+    ``curves`` (from :func:`train_eval_curves` with the same model, data and seed) can be
+    passed in to save computing them again.
+    """
+    curves = train_eval_curves(model, X, y, seed=seed) if curves is None else curves
     size = widgets.SelectionSlider(options=list(BATCH_SIZES), value=16, description="batch size",
                                    continuous_update=False, style={"description_width": "initial"})
     ordering = widgets.ToggleButtons(options=list(ORDERINGS), value="random", description="batches")
