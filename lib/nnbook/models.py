@@ -1,8 +1,9 @@
-"""Ready-made models for the book: an MLP, a small ResNet, and deep plain/residual nets."""
+"""Ready-made models for the book: MLPs (with or without batch norm), a small ResNet, and deep
+plain/residual nets."""
 import numpy as np
 
-from .layers import (BatchNorm2d, Conv2d, GlobalAvgPool2d, Linear, ReLU, ResidualBlock,
-                     Sequential)
+from .layers import (BatchNorm1d, BatchNorm2d, Conv2d, GlobalAvgPool2d, Linear, ReLU,
+                     ResidualBlock, Sequential)
 
 
 def mlp(sizes, rng=None, dtype=np.float32):
@@ -11,6 +12,31 @@ def mlp(sizes, rng=None, dtype=np.float32):
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(Linear(a, b, rng=rng, dtype=dtype))
         if i < len(sizes) - 2:
+            layers.append(ReLU())
+    return Sequential(*layers)
+
+
+def bn_mlp(sizes, batch_norm=True, rng=None, dtype=np.float32):
+    """``Linear -> BatchNorm1d -> ReLU -> ... -> Linear``; ``sizes = (in, hidden..., out)``.
+
+    Every hidden ``Linear`` is followed by ``BatchNorm1d`` and then ``ReLU``; the hidden
+    ``Linear`` layers have no bias, because the batch norm's ``beta`` takes its place (a bias
+    added before batch norm is removed again by the mean subtraction). The last ``Linear``
+    keeps its bias and has no batch norm after it.
+    With ``batch_norm=False`` the same stack without the batch norms (and with the hidden
+    biases, all zero at the start): for the same ``rng`` seed both get the same initial weights.
+    Shape: (N, in) -> (N, out).
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    if len(sizes) < 2:
+        raise ValueError(f"bn_mlp: sizes needs at least (in, out), got {tuple(sizes)!r}")
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        hidden = i < len(sizes) - 2
+        layers.append(Linear(a, b, bias=not (hidden and batch_norm), rng=rng, dtype=dtype))
+        if hidden:
+            if batch_norm:
+                layers.append(BatchNorm1d(b, dtype=dtype))
             layers.append(ReLU())
     return Sequential(*layers)
 

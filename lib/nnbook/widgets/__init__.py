@@ -9,7 +9,10 @@ and every redraw takes well under a second.
 - :mod:`.convolution` (chapter 3): ``KERNELS``, ``filter_image``, ``kernel_figure``,
   ``kernel_playground``, ``conv_geometry_playground``
 - :mod:`.pooling` (chapter 4): ``pool_image``, ``pooling_figure``, ``pooling_playground``
+- :mod:`.batch_norm` (chapter 6): ``train_eval_gap``, ``train_eval_curves``, ``train_eval_figure``,
+  ``train_eval_playground``
 """
+from .batch_norm import train_eval_curves, train_eval_figure, train_eval_gap, train_eval_playground  # noqa: F401
 from .convolution import KERNELS, conv_geometry_playground, filter_image, kernel_figure, kernel_playground  # noqa: F401
 from .fully_connected import spiral_figure, spiral_playground  # noqa: F401
 from .pooling import pool_image, pooling_figure, pooling_playground  # noqa: F401
