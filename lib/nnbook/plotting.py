@@ -47,7 +47,7 @@ def plot_history(history, title=None):
 
 
 def plot_decision_boundary(predict, X, y, ax=None, resolution=200, margin=0.25):
-    """Colour the plane by ``predict(points) -> labels`` and scatter the 2-D points X (N, 2)."""
+    """Color the plane by ``predict(points) -> labels`` and scatter the 2-D points X (N, 2)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4.5))
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
@@ -135,9 +135,9 @@ def show_matrix(a, ax=None, title=None, groups=None, mark=None, fmt="{:g}", cmap
     """A small 2-D array (H, W) as a grid of cells with each value written in its cell.
 
     Args:
-        groups: optional int array (H, W); cells with the same id share a pastel colour
-            (e.g. the pooling window each cell belongs to; -1 = no colour). Without it the
-            cells are coloured by value with ``cmap``.
+        groups: optional int array (H, W); cells with the same id share a pastel color
+            (e.g. the pooling window each cell belongs to; -1 = no color). Without it the
+            cells are colored by value with ``cmap``.
         mark: optional bool array (H, W); marked cells get a thick black border.
     """
     a = np.asarray(a)
@@ -190,7 +190,7 @@ def plot_linear_circuit(x, w, b, dout, dx, dw, db, ax=None):
     y_b = -0.2
 
     def wire(p, q, val, grad, side=1):
-        """Arrow p -> q labelled 'value' (green) and 'gradient' (red) on one side of it."""
+        """Arrow p -> q labeled 'value' (green) and 'gradient' (red) on one side of it."""
         ax.annotate("", xy=q, xytext=p, arrowprops=dict(arrowstyle="->", color="0.3", lw=1.2))
         mx, my = p[0] + 0.45 * (q[0] - p[0]), p[1] + 0.45 * (q[1] - p[1])
         box = dict(boxstyle="square,pad=0.1", fc="white", ec="none")
