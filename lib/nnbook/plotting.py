@@ -47,7 +47,7 @@ def plot_history(history, title=None):
 
 
 def plot_decision_boundary(predict, X, y, ax=None, resolution=200, margin=0.25):
-    """Colour the plane by ``predict(points) -> labels`` and scatter the 2-D points X (N, 2)."""
+    """Color the plane by ``predict(points) -> labels`` and scatter the 2-D points X (N, 2)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4.5))
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
@@ -135,9 +135,9 @@ def show_matrix(a, ax=None, title=None, groups=None, mark=None, fmt="{:g}", cmap
     """A small 2-D array (H, W) as a grid of cells with each value written in its cell.
 
     Args:
-        groups: optional int array (H, W); cells with the same id share a pastel colour
-            (e.g. the pooling window each cell belongs to; -1 = no colour). Without it the
-            cells are coloured by value with ``cmap``.
+        groups: optional int array (H, W); cells with the same id share a pastel color
+            (e.g. the pooling window each cell belongs to; -1 = no color). Without it the
+            cells are colored by value with ``cmap``.
         mark: optional bool array (H, W); marked cells get a thick black border.
     """
     a = np.asarray(a)
@@ -190,7 +190,7 @@ def plot_linear_circuit(x, w, b, dout, dx, dw, db, ax=None):
     y_b = -0.2
 
     def wire(p, q, val, grad, side=1):
-        """Arrow p -> q labelled 'value' (green) and 'gradient' (red) on one side of it."""
+        """Arrow p -> q labeled 'value' (green) and 'gradient' (red) on one side of it."""
         ax.annotate("", xy=q, xytext=p, arrowprops=dict(arrowstyle="->", color="0.3", lw=1.2))
         mx, my = p[0] + 0.45 * (q[0] - p[0]), p[1] + 0.45 * (q[1] - p[1])
         box = dict(boxstyle="square,pad=0.1", fc="white", ec="none")
@@ -271,4 +271,105 @@ def plot_conv_geometry(H, K, S=1, P=0, pos=(0, 0), ax=None):
     a_out.set_xlim(-0.2, Ho + 0.8)
     a_out.set_ylim(-0.2, max(Ho, 1) + 0.2)
     a_out.set_title(f"output {Ho}x{Ho}\n⌊({H} + 2·{P} − {K})/{S}⌋ + 1 = {Ho}", fontsize=10)
+    return fig
+
+
+# --- chapters-a: figures added to chapters 3 and 4 (multi-channel convolution, rows of small matrices) ---
+
+def show_matrix_row(mats, titles=None, marks=None, fmt="{:g}", cell=0.42, vmin=None, vmax=None,
+                    cmap="Blues", fontsize=9):
+    """Small 2-D arrays side by side, each drawn by :func:`show_matrix` at the same cell size.
+
+    Args:
+        mats: list of 2-D arrays (any sizes).
+        titles: optional list of titles, one per array.
+        marks: optional list of bool arrays (or None), one per array: cells with a thick border.
+        vmin, vmax: one color scale shared by all panels (default: each panel its own).
+    Returns:
+        the Figure.
+    """
+    mats = [np.asarray(m) for m in mats]
+    if not mats or any(m.ndim != 2 for m in mats):
+        raise ValueError(f"show_matrix_row: expected a list of 2-D arrays, got shapes {[m.shape for m in mats]}")
+    titles = titles or [None] * len(mats)
+    marks = marks or [None] * len(mats)
+    if len(titles) != len(mats) or len(marks) != len(mats):
+        raise ValueError(f"show_matrix_row: {len(mats)} arrays but {len(titles)} titles and {len(marks)} marks")
+    widths = [m.shape[1] for m in mats]
+    height = max(m.shape[0] for m in mats)
+    fig, axes = plt.subplots(1, len(mats), figsize=(cell * (sum(widths) + 1.2 * len(mats)), cell * height + 0.9),
+                             gridspec_kw=dict(width_ratios=widths), squeeze=False)
+    for ax, m, t, mk in zip(axes[0], mats, titles, marks):
+        show_matrix(m, ax=ax, title=t, mark=mk, fmt=fmt, vmin=vmin, vmax=vmax, cmap=cmap, fontsize=fontsize)
+    return fig
+
+
+def plot_conv_channels(C=3, F=2, H=5, k=3, S=1, pos=(1, 1), f=0, ax=None):
+    """What one output pixel of a multi-channel convolution sums over (no padding).
+
+    Left: the C input channels (H x H each), with the k x k window of output ``pos`` marked
+    in every channel; middle: the C kernels W[f, c] of filter ``f``; right: the F output
+    channels, with pixel ``pos`` of channel ``f`` marked. Each input channel is multiplied by
+    its own kernel and the C products are summed (plus the bias b_f) into one number.
+    Returns the Figure.
+    """
+    Ho = (H - k) // S + 1
+    if Ho < 1 or not (0 <= pos[0] < Ho and 0 <= pos[1] < Ho) or not 0 <= f < F or C < 1:
+        raise ValueError(f"plot_conv_channels: need k <= H, 0 <= pos < {max(Ho, 0)} and 0 <= f < F; "
+                         f"got C={C}, F={F}, H={H}, k={k}, S={S}, pos={pos}, f={f}")
+    if ax is None:
+        width = H + k + Ho + 12.0
+        height = C * (H + 1.6) + 2.5
+        _, ax = plt.subplots(figsize=(0.32 * width, 0.32 * height))
+    fig = ax.figure
+    gap = H + 1.6                                     # vertical distance between channels
+    colors = plt.get_cmap("tab10").colors
+    i, j = pos
+
+    def grid(x0, y0, n, fc="white", ec="0.55"):
+        for r in range(n):
+            for c in range(n):
+                ax.add_patch(plt.Rectangle((x0 + c, y0 - r - 1), 1, 1, fc=fc, ec=ec, lw=0.7))
+
+    xk = H + 4.0                                      # kernels
+    xs = xk + k + 3.5                                 # the sum
+    xo = xs + 3.0                                     # outputs
+    top = 0.0
+    ys = -((C - 1) * gap + H) / 2                     # vertical middle of the stack
+    for c in range(C):
+        y0 = top - c * gap
+        grid(0, y0, H)
+        ax.add_patch(plt.Rectangle((j * S, y0 - i * S - k), k, k, fc="tab:orange", alpha=0.45,
+                                   ec="tab:red", lw=2))
+        ax.text(-0.4, y0 - H / 2, f"c={c}", ha="right", va="center", fontsize=9)
+        yk = y0 - i * S - k / 2 + k / 2              # kernel aligned with the window
+        grid(xk, yk, k, fc=colors[f % 10], ec="0.3")
+        for patch in ax.patches[-k * k:]:
+            patch.set_alpha(0.45)
+        ax.annotate("", xy=(xk - 0.15, yk - k / 2), xytext=(j * S + k + 0.15, y0 - i * S - k / 2),
+                    arrowprops=dict(arrowstyle="-", color="tab:red", lw=1, ls=":"))
+        ax.annotate("", xy=(xs - 0.45, ys), xytext=(xk + k + 0.15, yk - k / 2),
+                    arrowprops=dict(arrowstyle="->", color="0.3", lw=1))
+        ax.text(xk + k / 2, yk + 0.25, f"W[{f},{c}]", ha="center", va="bottom", fontsize=8)
+    ax.text(xs, ys, r"$\Sigma$", ha="center", va="center", fontsize=15,
+            bbox=dict(boxstyle="circle", fc="lightyellow", ec="0.3"))
+    ax.text(xs, ys - 1.1, f"+ b[{f}]", ha="center", va="top", fontsize=9)
+    for g in range(F - 1, -1, -1):                    # output channels, stacked (f in front)
+        off = 0.6 * (g - f) if g >= f else 0.6 * (F - f + g)
+        x0, y0 = xo + off, ys + Ho / 2 + off
+        for r in range(Ho):
+            for c in range(Ho):
+                hit = g == f and (r, c) == (i, j)
+                ax.add_patch(plt.Rectangle((x0 + c, y0 - r - 1), 1, 1, lw=0.7, ec="0.55",
+                                           fc="tab:orange" if hit else ("white" if g == f else "0.93")))
+    ax.annotate("", xy=(xo - 0.1, ys), xytext=(xs + 0.45, ys), arrowprops=dict(arrowstyle="->", color="0.3"))
+    ax.text(xo + Ho / 2, ys - Ho / 2 - 0.5,
+            f"output: F={F} channels\nmarked: out[n, {f}, {i}, {j}]\n= b[{f}] + a sum of\n{C}·{k}·{k} = {C * k * k} products",
+            ha="center", va="top", fontsize=9)
+    ax.text(H / 2, top + 0.6, f"input x[n]\nC={C} channels {H}x{H}", ha="center", va="bottom", fontsize=9)
+    ax.text(xk + k / 2, top + 0.6, f"filter f={f}\n{C} kernels {k}x{k}", ha="center", va="bottom", fontsize=9)
+    ax.set_xlim(-1.6, xo + Ho + 0.6 * F + 0.5)
+    ax.set_ylim(top - (C - 1) * gap - H - 1.2, top + 2.4)
+    ax.set_aspect("equal")
+    ax.axis("off")
     return fig
