@@ -34,6 +34,7 @@ def test_cosine_lr_endpoints_and_midpoint():
     assert np.isclose(schedules.cosine_lr(5, 0.2, 10), 0.1)
     assert np.isclose(schedules.cosine_lr(10, 0.2, 10), 0.0)
     assert np.isclose(schedules.cosine_lr(10, 0.2, 10, min_lr=0.02), 0.02)
+    assert np.isclose(schedules.cosine_lr(5, 0.2, 10, min_lr=0.02), 0.11)          # halfway between
     values = [schedules.cosine_lr(e, 0.2, 10) for e in range(11)]
     assert all(a > b for a, b in zip(values, values[1:]))
 
@@ -88,8 +89,10 @@ def test_init_scales_and_fans():
         init.he_normal((3,))
     with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
         init.normal((2, 2), 1.0, rng=0)
-    with pytest.raises(ValueError, match="init must be 'he' or 'glorot'"):
+    with pytest.raises(ValueError, match="Linear: init must be 'he' or 'glorot'"):
         nnbook.Linear(2, 2, init="uniform")
+    with pytest.raises(ValueError, match="Conv2d: init must be 'he' or 'glorot'"):
+        nnbook.Conv2d(1, 2, 3, init="kaiming")
 
 
 def test_layers_default_init_draws_from_nnbook_init():

@@ -96,9 +96,10 @@ def xavier_normal(shape, rng=None, dtype=np.float64, fan_in=None, fan_out=None):
 INITS = {"he": he_normal, "glorot": xavier_normal, "xavier": xavier_normal}
 
 
-def init_weight(shape, init="he", rng=None, dtype=np.float32):
+def init_weight(shape, init="he", rng=None, dtype=np.float32, who="init_weight"):
     """The default weights of ``Linear`` and ``Conv2d``: ``init`` is ``"he"`` or ``"glorot"``
-    (also ``"xavier"``). Shape (D, M) or (F, C, kh, kw); returns an array of ``dtype``."""
+    (also ``"xavier"``). Shape (D, M) or (F, C, kh, kw); returns an array of ``dtype``.
+    ``who`` names the caller in the error message."""
     if init not in INITS:
-        raise ValueError(f"init must be 'he' or 'glorot', got {init!r}")
+        raise ValueError(f"{who}: init must be 'he' or 'glorot' (or 'xavier'), got {init!r}")
     return INITS[init](shape, rng=rng, dtype=dtype)

@@ -28,7 +28,7 @@ class Conv2d(Module):
         self.stride = as_pair(stride, self.name, "stride")
         self.padding = as_pair(padding, self.name, "padding")
         kh, kw = self.kernel_size
-        self.params["W"] = init_weight((out_channels, in_channels, kh, kw), init, rng, dtype)
+        self.params["W"] = init_weight((out_channels, in_channels, kh, kw), init, rng, dtype, who="Conv2d")
         if bias:
             self.params["b"] = np.zeros(out_channels, dtype=dtype)
         self.zero_grad()
