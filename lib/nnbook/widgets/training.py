@@ -162,7 +162,7 @@ def race_figure(surface="ill-conditioned bowl", optimizers=OPTIMIZERS, lr=0.05, 
 def race_playground(steps=60):
     """Surface, optimizers and their settings; redraws :func:`race_figure` (60 steps, a few ms each)."""
     style = {"description_width": "initial"}
-    lrs = [0.001, 0.003, 0.01, 0.02, 0.05, 0.08, 0.1, 0.2, 0.5, 1.0]
+    lrs = [0.001, 0.003, 0.01, 0.02, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.5, 1.0]
     lr = widgets.SelectionSlider(options=lrs, value=0.05, description="SGD / momentum lr",
                                  continuous_update=False, style=style)
     adaptive_lr = widgets.SelectionSlider(options=lrs, value=0.2, description="RMSProp / Adam lr",
