@@ -254,16 +254,21 @@ def init_figure(depth=10, scheme="he", activation="relu", width=256, n=512, seed
         ax.set_yticks([])
         ax.set_title(f"layer {layer + 1}: std {stds[layer]:.2g}", fontsize=9)
         if inside.mean() < 0.99:
-            ax.text(0.5, 0.8, f"{1 - inside.mean():.0%} outside", transform=ax.transAxes, ha="center",
+            ax.text(0.5, 0.8, f"{1 - inside.mean():.1%} outside", transform=ax.transAxes, ha="center",
                     fontsize=8, color="tab:red")
     ax = fig.add_subplot(grid[1, :])
+    finite = stds[np.isfinite(stds) & (stds > 0)]
     ax.plot(np.arange(1, depth + 1), np.where(np.isfinite(stds), stds, np.nan), "o-")
-    ax.set_yscale("log")
+    if len(finite) and finite.max() > 10 * finite.min():
+        ax.set_yscale("log")                     # shrinking or exploding: a log axis shows the factor
+    else:
+        ax.set_ylim(0, 1.2 * finite.max() if len(finite) else 1)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_xlabel("layer")
-    ax.set_ylabel("std of the pre-activations")
+    ax.set_ylabel("std of z")
     ax.set_title(f"{depth} layers of width {width}, {activation}, init {scheme!r}", fontsize=10)
     ax.grid(alpha=0.3, which="both")
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.94, bottom=0.1, hspace=0.35, wspace=0.08)
+    fig.subplots_adjust(left=0.09, right=0.98, top=0.94, bottom=0.1, hspace=0.35, wspace=0.08)
     return fig, stds
 
 
