@@ -66,6 +66,8 @@ def test_race_figure_reports_every_chosen_optimizer():
     assert all(len(path) == 41 and losses[-1] < losses[0] for path, losses in runs.values())
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["sgd (lr 0.05)", "adam (lr 0.2)"]
+    fig, runs = widgets.race_figure("rotated bowl", (), steps=5)          # nothing chosen: a message
+    assert runs == {} and "choose at least one" in fig.axes[1].texts[0].get_text()
     with pytest.raises(ValueError, match="make_optimizer: name must be one of"):
         widgets.run_optimizer("rotated bowl", "lbfgs", 0.1)
     with pytest.raises(ValueError, match="run_optimizer: surface must be one of"):

@@ -148,13 +148,17 @@ def race_figure(surface="ill-conditioned bowl", optimizers=OPTIMIZERS, lr=0.05, 
     ax_s.set_xlim(xlim)
     ax_s.set_ylim(ylim)
     ax_s.set_title(f"{surface}: {steps} steps from the black dot", fontsize=10)
-    ax_s.legend(fontsize=8, loc="lower right")
+    if not runs:
+        ax_l.text(0.5, 0.5, "choose at least one optimizer", ha="center", va="center",
+                  transform=ax_l.transAxes)
+    else:
+        ax_s.legend(fontsize=8, loc="lower right")
+        ax_l.legend(fontsize=8)
     ax_l.set_yscale("log")
     ax_l.set_xlabel("step")
     ax_l.set_ylabel("loss")
     ax_l.set_title("loss per step", fontsize=10)
     ax_l.grid(alpha=0.3, which="both")
-    ax_l.legend(fontsize=8)
     fig.subplots_adjust(left=0.06, right=0.98, top=0.92, bottom=0.12, wspace=0.18)
     return fig, runs
 
