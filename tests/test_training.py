@@ -135,4 +135,4 @@ def test_lr_schedule_cosine_and_callable():
                progress=False)
     np.testing.assert_allclose(seen, [0.1, 0.05])
     with pytest.raises(ValueError, match="lr_schedule must be"):
-        nnbook.fit(opt.model, X, y, epochs=1, optimizer=opt, lr_schedule="step", progress=False)
+        nnbook.fit(opt.model, X, y, epochs=1, optimizer=opt, lr_schedule="linear", progress=False)

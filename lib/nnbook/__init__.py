@@ -6,10 +6,11 @@ kh/kw kernel size, sh/sw stride, ph/pw padding. Images are NCHW.
 
 - :mod:`nnbook.functional`: ``*_forward(...) -> (out, cache)``, ``*_backward(dout, cache)``.
 - :mod:`nnbook.layers`: ``Linear``, ``Conv2d``, ``MaxPool2d``, ``ResidualBlock``, ``Sequential``, ...
-- :mod:`nnbook.optim`, :mod:`nnbook.train`, :mod:`nnbook.models`, :mod:`nnbook.data`,
+- :mod:`nnbook.optim`, :mod:`nnbook.schedules`, :mod:`nnbook.init`, :mod:`nnbook.train`,
+  :mod:`nnbook.models`, :mod:`nnbook.data`,
   :mod:`nnbook.gradcheck`.
 """
-from . import data, functional, gradcheck, layers, models, optim
+from . import data, functional, gradcheck, init, layers, models, optim, schedules
 from .gradcheck import check_layer, numerical_gradient, rel_error
 from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten, GlobalAvgPool2d,
                      LeakyReLU, Linear, MaxPool2d, Module, ReLU, ResidualBlock, Sequential, Shortcut,

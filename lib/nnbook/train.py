@@ -14,6 +14,7 @@ import numpy as np
 
 from .functional.losses import check_labels, softmax_cross_entropy
 from .optim import SGD, Adam, Optimizer, RMSProp
+from .schedules import make_schedule
 
 _OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSProp}
 
@@ -45,8 +46,9 @@ def fit(model, X, y, epochs=10, batch_size=64, optimizer="sgd", lr=0.05, val_fra
             ``validation_data=(X_val, y_val)``.
         seed: seeds the shuffling (and the validation split).
         progress: show a tqdm bar (a widget in JupyterLab, text in a terminal).
-        lr_schedule: None (constant), ``"cosine"`` (decay from lr to 0 over the epochs,
-            one step per epoch), or a function ``epoch -> lr``.
+        lr_schedule: None (constant), ``"step"``, ``"cosine"`` (decay from lr to 0 over the
+            epochs), ``"warmup_cosine"`` (see :func:`nnbook.schedules.make_schedule`), or a
+            function ``epoch -> lr``; the rate is set once at the start of every epoch.
     Returns:
         history: dict of per-epoch lists ``loss``, ``accuracy`` (training, measured while
         training) and, with validation data, ``val_loss``, ``val_accuracy``.
@@ -67,11 +69,7 @@ def fit(model, X, y, epochs=10, batch_size=64, optimizer="sgd", lr=0.05, val_fra
     elif not isinstance(optimizer, Optimizer):
         raise TypeError(f"fit: optimizer must be a name or an Optimizer, got {type(optimizer).__name__}")
 
-    base_lr = optimizer.lr
-    if lr_schedule == "cosine":
-        lr_schedule = lambda epoch: 0.5 * base_lr * (1 + np.cos(np.pi * epoch / epochs))  # noqa: E731
-    elif lr_schedule is not None and not callable(lr_schedule):
-        raise ValueError(f"fit: lr_schedule must be None, 'cosine' or a function epoch -> lr, got {lr_schedule!r}")
+    lr_schedule = make_schedule(lr_schedule, optimizer.lr, epochs)
 
     history = {"loss": [], "accuracy": []}
     if validation_data is not None:

@@ -114,14 +114,3 @@ class Module:
         lines.append(")")
         return "\n".join(lines)
 
-
-def init_weight(shape, fan_in, fan_out, init, rng, dtype):
-    """He (``std = sqrt(2 / fan_in)``, for ReLU nets) or Glorot normal initialization."""
-    rng = np.random.default_rng() if rng is None else rng
-    if init == "he":
-        std = np.sqrt(2.0 / fan_in)
-    elif init == "glorot":
-        std = np.sqrt(2.0 / (fan_in + fan_out))
-    else:
-        raise ValueError(f"init must be 'he' or 'glorot', got {init!r}")
-    return (rng.standard_normal(shape) * std).astype(dtype)

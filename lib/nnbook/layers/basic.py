@@ -3,7 +3,8 @@ import numpy as np
 
 from .. import functional as F
 from .._checks import check_positive_int
-from .base import Module, init_weight
+from ..init import init_weight
+from .base import Module
 
 
 class Linear(Module):
@@ -20,8 +21,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = check_positive_int(in_features, "Linear", "in_features")
         self.out_features = check_positive_int(out_features, "Linear", "out_features")
-        self.params["W"] = init_weight((in_features, out_features), in_features, out_features,
-                                       init, rng, dtype)
+        self.params["W"] = init_weight((in_features, out_features), init, rng, dtype, who="Linear")
         self.params["b"] = np.zeros(out_features, dtype=dtype)
         if not bias:
             del self.params["b"]

@@ -3,7 +3,8 @@ import numpy as np
 
 from .. import functional as F
 from .._checks import as_pair, check_positive_int
-from .base import Module, init_weight
+from ..init import init_weight
+from .base import Module
 
 
 class Conv2d(Module):
@@ -27,8 +28,7 @@ class Conv2d(Module):
         self.stride = as_pair(stride, self.name, "stride")
         self.padding = as_pair(padding, self.name, "padding")
         kh, kw = self.kernel_size
-        self.params["W"] = init_weight((out_channels, in_channels, kh, kw), in_channels * kh * kw,
-                                       out_channels * kh * kw, init, rng, dtype)
+        self.params["W"] = init_weight((out_channels, in_channels, kh, kw), init, rng, dtype, who="Conv2d")
         if bias:
             self.params["b"] = np.zeros(out_channels, dtype=dtype)
         self.zero_grad()
