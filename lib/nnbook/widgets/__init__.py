@@ -9,7 +9,10 @@ and every redraw takes well under a second.
 - :mod:`.convolution` (chapter 3): ``KERNELS``, ``filter_image``, ``kernel_figure``,
   ``kernel_playground``, ``conv_geometry_playground``
 - :mod:`.pooling` (chapter 4): ``pool_image``, ``pooling_figure``, ``pooling_playground``
+- :mod:`.putting_it_together` (chapter 8): ``filter_responses``, ``top_patches``, ``filter_figure``,
+  ``filter_playground``
 """
 from .convolution import KERNELS, conv_geometry_playground, filter_image, kernel_figure, kernel_playground  # noqa: F401
 from .fully_connected import spiral_figure, spiral_playground  # noqa: F401
 from .pooling import pool_image, pooling_figure, pooling_playground  # noqa: F401
+from .putting_it_together import filter_figure, filter_playground, filter_responses, top_patches  # noqa: F401
