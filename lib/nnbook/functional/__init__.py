@@ -8,7 +8,7 @@ from .activations import (leaky_relu_backward, leaky_relu_forward, relu_backward
                           sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward)
 from .batchnorm import batchnorm_backward, batchnorm_forward
 from .conv import conv2d_backward, conv2d_forward
-from .dropout import dropout_backward, dropout_forward
+from .dropout import dropout2d_backward, dropout2d_forward, dropout_backward, dropout_forward
 from .linear import linear_backward, linear_forward
 from .losses import log_softmax, softmax_cross_entropy
 from .pooling import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
@@ -20,7 +20,7 @@ __all__ = [
     "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
     "conv2d_forward", "conv2d_backward",
     "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
-    "dropout_forward", "dropout_backward",
+    "dropout_forward", "dropout_backward", "dropout2d_forward", "dropout2d_backward",
     "batchnorm_forward", "batchnorm_backward",
     "shortcut_forward", "shortcut_backward",
     "softmax_cross_entropy", "log_softmax",

@@ -37,3 +37,42 @@ def dropout_backward(dout, cache):
     mask, shape = cache
     check_dout(dout, shape, who)
     return dout.copy() if mask is None else dout * mask
+
+
+def dropout2d_forward(x, p, training=True, rng=None):
+    """Channel (spatial) dropout, as PyTorch's ``Dropout2d``: drop whole feature maps.
+
+    One keep/drop draw per image and channel, shared by all H x W positions of that
+    channel; kept channels are scaled by ``1 / (1 - p)``.
+
+    Args:
+        x: input of shape (N, C, H, W).
+        p: probability of *dropping* a channel, in [0, 1).
+        training: if False, return x unchanged.
+        rng: ``numpy.random.Generator`` for a reproducible mask (default: a fresh one).
+    Returns:
+        out: shape of x; cache: the scaled mask of shape (N, C, 1, 1) (None in eval mode).
+    Shape:
+        (N, C, H, W) -> (N, C, H, W).
+    """
+    who = "dropout2d_forward"
+    check_array(x, who, "x", ndim=4)
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p < 1:
+        raise ValueError(f"{who}: p is the drop probability and must be in [0, 1), got {p!r}")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{who}: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    if not training or p == 0:
+        return x.copy(), (None, x.shape)
+    rng = np.random.default_rng() if rng is None else rng
+    N, C = x.shape[:2]
+    mask = (rng.random((N, C, 1, 1)) >= p).astype(x.dtype) / x.dtype.type(1 - p)
+    return x * mask, (mask, x.shape)
+
+
+def dropout2d_backward(dout, cache):
+    """``dx = dout * mask``, the (N, C, 1, 1) mask broadcast over H x W (``dout`` in eval mode)."""
+    who = "dropout2d_backward"
+    check_cache(cache, who, 2)
+    mask, shape = cache
+    check_dout(dout, shape, who)
+    return dout.copy() if mask is None else dout * mask

@@ -142,3 +142,37 @@ class Dropout(Module):
 
     def backward(self, dout):
         return F.dropout_backward(dout, self._saved())
+
+
+class Dropout2d(Module):
+    """Channel (spatial) dropout, as PyTorch's ``nn.Dropout2d``: in training each channel of
+    each image is dropped as a whole with probability ``p`` (kept ones scaled by ``1/(1-p)``);
+    identity in eval.
+
+    Args:
+        p: drop probability in [0, 1).
+        rng: ``numpy.random.Generator`` for reproducible masks.
+    Shape: (N, C, H, W) -> same.
+    """
+
+    def __init__(self, p=0.5, rng=None):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+            raise ValueError(f"Dropout2d: p is the drop probability and must be in [0, 1), got {p!r}")
+        self.p = p
+        self.rng = np.random.default_rng() if rng is None else rng
+
+    @property
+    def name(self):
+        return f"Dropout2d(p={self.p})"
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+    def forward(self, x):
+        self._check_input(x, ("N", "C", "H", "W"))
+        out, self._cache = F.dropout2d_forward(x, self.p, self.training, self.rng)
+        return out
+
+    def backward(self, dout):
+        return F.dropout2d_backward(dout, self._saved())
