@@ -150,7 +150,7 @@ def run_notebook(nb, timeout=30, output_cap=DEFAULT_OUTPUT_CAP, env=None, cwd=No
                              resources={"metadata": {"path": cwd or tmp}})
             broken = None
             channel = None
-            with client.setup_kernel(env=kernel_env, stderr=subprocess.DEVNULL):
+            with client.setup_kernel(env=kernel_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
                 for j in good:                              # a new kernel: define things again
                     _replay(client, nb, j)
                 while pending and broken is None:

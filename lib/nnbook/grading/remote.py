@@ -47,7 +47,7 @@ _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 # The kernel-side server. Executed in the learner's namespace; defines __nnbook_rpc__ only.
 SERVER = r'''
 def __nnbook_install():
-    import base64, json, sys, traceback
+    import base64, json, os, sys, traceback
     import numpy
     from IPython.display import publish_display_data
     mime = "application/x-nnbook-reply"
@@ -116,7 +116,8 @@ def __nnbook_install():
 
     def where(exc):
         frames = [f for f in traceback.extract_tb(exc.__traceback__)
-                  if f.name != "rpc" and not f.filename.startswith(system)]
+                  if f.name != "rpc" and not f.filename.startswith(system)
+                  and os.sep + "nnbook" + os.sep not in f.filename]
         if not frames:
             return "", ""
         f = frames[-1]
