@@ -164,8 +164,9 @@ def _codes(obj):
     if isinstance(obj, type):
         found = []
         for value in vars(obj).values():
-            value = getattr(value, "__func__", value)
-            if hasattr(value, "__code__"):
+            value = getattr(value, "__func__", getattr(value, "fget", value))
+            # only the class's own methods (not functions merely stored on it, like ReLU._forward)
+            if hasattr(value, "__code__") and value.__qualname__.startswith(obj.__qualname__ + "."):
                 found.append(value.__code__)
         return found
     return [obj.__code__] if hasattr(obj, "__code__") else []
@@ -184,7 +185,7 @@ class OwnCodeWatch:
             for dotted in s.not_available:
                 try:
                     for code in _codes(resolve(dotted)):
-                        self.codes[code] = dotted
+                        self.codes.setdefault(code, dotted)
                 except Exception:
                     continue
         self.used = set()

@@ -1,7 +1,7 @@
 """How a graded kernel is started: the default mode, or ``--sandbox`` (bubblewrap).
 
-Both modes give every kernel a fresh private folder (its working directory, IPython profile
-and matplotlib cache) and put the overlay copy of nnbook (:func:`.guard.build_overlay`) first on
+Both modes give every kernel a fresh private folder (its working directory, HOME, temporary
+folder, IPython profile and matplotlib cache) and put the overlay copy of nnbook (:func:`.guard.build_overlay`) first on
 its path, so nnbook's own implementations of the graded functions raise when an answer calls them.
 
 ``--sandbox`` (Linux, ``/usr/bin/bwrap``) also runs the kernel in new namespaces:
@@ -85,6 +85,9 @@ class KernelLaunch:
         env["MPLCONFIGDIR"] = str(mpl)
         env["PYTHONNOUSERSITE"] = "1"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        (self.home / "tmp").mkdir(exist_ok=True)
+        env["TMPDIR"] = str(self.home / "tmp")
+        env["HOME"] = str(self.home)
         env.pop("JUPYTER_CONFIG_DIR", None)
         old = env.get("PYTHONPATH", "")
         env["PYTHONPATH"] = str(self.overlay_dir) + (os.pathsep + old if old else "")
