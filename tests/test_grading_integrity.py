@@ -179,15 +179,16 @@ def _assembled(name):
                                            ("cheat_swallow_exceptions", ("conv2d_forward", "conv2d_backward")),
                                            ("cheat_patch_check_numpy", ("relu_forward",))])
 def test_in_kernel_cheats_fool_a_kernel_that_judges_itself(tmp_path, name, cheated):
-    """Run the restored test cells *in* the learner's kernel (how points used to be decided):
-    the cheat makes them pass. The grader, which judges outside the kernel, gives 0 (test_grading_cli)."""
+    """Run the restored test cells *in* the learner's kernel and judge them as nbgrader does (a test
+    cell passes when it shows no error): the cheat makes them pass. The grader, which judges outside
+    the kernel, gives them 0 (test_grading_cli.py)."""
     from nnbook.grading.execute import run_notebook
     from nnbook.grading.notebooks import grade_id, is_test
     nb, _ = _assembled(name)
-    runs = run_notebook(nb, timeout=20, env=dict(os.environ, HOME=str(tmp_path)))
-    status = {grade_id(c): runs[i].status for i, c in enumerate(nb.cells) if is_test(c)}
+    run_notebook(nb, timeout=20, env=dict(os.environ, HOME=str(tmp_path)))
+    shown = {grade_id(c): [o.get("output_type") for o in c.outputs] for c in nb.cells if is_test(c)}
     for gid in cheated:
-        assert status[gid] == "ok", (gid, status)
+        assert "error" not in shown[gid], (gid, shown)
 
 
 @pytest.mark.parametrize("name, cheated", [("cheat_import_own", ("relu_forward", "relu_backward")),
@@ -358,3 +359,19 @@ def test_grade_from_an_installed_package(tmp_path):
     assert proc.returncode == 0, proc.stderr
     row = next(iter(_rows(work / "g.csv").values()))
     assert float(row["total"]) == float(row["max"]) == 5
+
+
+@needs_sandbox
+def test_the_sandbox_view_is_what_stops_the_disk_cheats(monkeypatch, tmp_path):
+    """With the folder of the repository (and of an editable install) visible in the sandbox, the
+    cheats that read the solutions or nnbook's source from disk get full marks."""
+    from nnbook.grading import sandbox
+    from nnbook.grading.grader import grade_notebook, load_sets
+    original = sandbox.SandboxLaunch._visible
+    top = "/" + ROOT.parts[1]
+    monkeypatch.setattr(sandbox.SandboxLaunch, "_visible", lambda self: original(self) + [top])
+    monkeypatch.setenv("HOME", str(tmp_path))
+    sets = load_sets(ROOT / "solutions")
+    for name in DISK_CHEATS:
+        sub = grade_notebook(SUBMISSIONS / f"{name}.ipynb", sets, timeout=20, seed=1, sandbox=True)
+        assert sub.error == "" and sub.total == sub.max_points == 7, (name, sub.error, sub.total)
