@@ -176,6 +176,8 @@ class OwnCodeWatch:
     """Watches the learner's function while it runs for calls into nnbook's own implementation of
     what the exercise's set grades (see the module docstring)."""
 
+    enabled = True     # tests that use nnbook's own code as a stand-in for a learner's switch it off
+
     def __init__(self, exercise_id):
         self.exercise_id = exercise_id
         self.codes = {}
@@ -194,7 +196,7 @@ class OwnCodeWatch:
 
     def wrap(self, fn):
         """``fn`` wrapped so that what it calls is watched (``None`` stays ``None``)."""
-        if fn is None or not self.codes or not callable(fn):
+        if fn is None or not self.codes or not callable(fn) or not self.enabled:
             return fn
         for code in _codes(fn):
             if code in self.codes:
