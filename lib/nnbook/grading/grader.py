@@ -426,6 +426,7 @@ def write_csv(subs, path, sets):
     ids = []
     for name in sorted({s.set_name for s in subs if s.set_name}):
         ids += [g for g in sets[name].points if g not in ids]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["student", "file", "set", *ids, "total", "max", "error", "notes", "seed", "mode"])

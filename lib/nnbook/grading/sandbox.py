@@ -52,6 +52,17 @@ class Limits:
     tmp_mb: int = 256              # size of its private /tmp
 
 
+def _nnbook_copies():
+    """Every nnbook package this Python could import: the one running and any on sys.path."""
+    from .guard import package_dir
+    found = {str(package_dir())}
+    for entry in sys.path:
+        candidate = Path(entry or ".") / "nnbook"
+        if (candidate / "__init__.py").is_file():
+            found.add(str(candidate.resolve()))
+    return sorted(found)
+
+
 def _mpl_cache():
     try:
         import matplotlib
@@ -152,10 +163,9 @@ class SandboxLaunch(KernelLaunch):
                 "--ro-bind", str(self.home), "/tmp/.home-template",
                 "--ro-bind", str(self.overlay_dir), "/nnbook-overlay"]
         # the real nnbook package, if it lies in a visible folder, is replaced by the overlay
-        from .guard import package_dir
-        real = str(package_dir())
-        if any(real.startswith(r + "/") for r in visible):
-            cmd += ["--ro-bind", str(self.overlay_dir / "nnbook"), real]
+        for real in _nnbook_copies():
+            if any(real.startswith(r + "/") for r in visible):
+                cmd += ["--ro-bind", str(self.overlay_dir / "nnbook"), real]
         cmd += ["--bind", str(self.conn), str(self.conn), "--chdir", "/tmp"]
         for key in ("HOME", "IPYTHONDIR", "MPLCONFIGDIR", "TMPDIR", "PYTHONPATH", "PYTHONNOUSERSITE",
                     "PYTHONDONTWRITEBYTECODE"):
