@@ -150,7 +150,7 @@ class SandboxLaunch(KernelLaunch):
     def argv(self):
         lim = self.limits
         visible = self._visible()
-        cmd = [BWRAP, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+        cmd = [BWRAP, "--unshare-all", "--die-with-parent", "--cap-drop", "ALL"]
         for r in visible:
             cmd += ["--ro-bind", r, r]
         for link in ("bin", "lib", "lib64", "lib32", "sbin"):
