@@ -375,3 +375,21 @@ def test_the_sandbox_view_is_what_stops_the_disk_cheats(monkeypatch, tmp_path):
     for name in DISK_CHEATS:
         sub = grade_notebook(SUBMISSIONS / f"{name}.ipynb", sets, timeout=20, seed=1, sandbox=True)
         assert sub.error == "" and sub.total == sub.max_points == 7, (name, sub.error, sub.total)
+
+
+def test_class_report_counts_learners_per_hint_id():
+    from nnbook.grading.classreport import markdown, summarize
+    from nnbook.grading.exercise import Hint
+    from nnbook.grading.grader import Submission, TestResult, _report_hints
+
+    class Report:
+        hints = [Hint("conv_backward_overwrites", "overlapping windows add up their contributions")]
+        results = []
+    assert _report_hints(Report()) == ["conv_backward_overwrites"]
+    subs = [Submission(Path(f"{name}.ipynb"), name, "ex3_convolution",
+                       tests=[TestResult("conv2d_backward", pts, 4, "failed" if pts == 0 else "passed", hints=hints)])
+            for name, pts, hints in (("ann", 0, ["conv_backward_overwrites"]), ("bob", 4, []),
+                                     ("cy", 0, ["conv_backward_overwrites", "conv_backward_overwrites"]))]
+    md = markdown(summarize(subs, {}))
+    assert "- 2 of 3: conv_backward_overwrites" in md
+    assert "| `conv2d_backward` | 1 of 3 | 0: 2, 4: 1 |" in md
