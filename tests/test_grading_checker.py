@@ -20,6 +20,13 @@ def _block(x, params, stride=1):
     return block(x.astype(np.float64)).astype(x.dtype)
 
 
+@pytest.fixture(autouse=True)
+def _references_stand_in_for_learners(monkeypatch):
+    """These tests use nnbook's own code as a learner's: check()'s refusal of it is off here
+    (tests/test_grading_integrity.py tests that refusal)."""
+    monkeypatch.setattr("nnbook.grading.guard.OwnCodeWatch.enabled", False)
+
+
 REFERENCE = {"projection_shortcut": _projection, "needs_projection": needs_projection,
              "residual_block_forward": _block,
              "resnet_block_forward": capstone.reference_block_forward,

@@ -1,9 +1,13 @@
 """``nnbook grade`` end to end: solutions score full marks, untouched exercises 0, buggy and
 tampered submissions (tests/fixtures/submissions, made by make_submissions.py) get the
-expected score and hint, and nothing is written into the submitted files."""
+expected score and hint, and nothing is written into the submitted files.
+
+The ``cheat_*`` submissions are graded here in the default mode; tests/test_grading_integrity.py
+grades them again under --sandbox (where reading the solutions or nnbook's source also fails)."""
 import csv
 import hashlib
 import html
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +38,28 @@ EXPECTED = {
     "huge_output": (10, 10, {}, []),
     "fake_score": (0, 10, {e: 0 for e in EX1}, ["not written"]),
 }
+CONV = ("conv2d_forward", "conv2d_backward")
+POOL = ("maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward")
+NOT_AVAILABLE = "nnbook's own {} is not available to answers — write your own"
+# cheats, graded in the default mode: every in-kernel trick scores 0 on what it cheated; reading
+# the solutions or nnbook's source from disk is only stopped by --sandbox (test_grading_integrity.py)
+CHEATS = {
+    "cheat_input_transformer": (0, 7, dict.fromkeys(CONV, 0), ["your kernel sent no answer"]),
+    "cheat_import_own": (7, 10, {"relu_forward": 0, "relu_backward": 0, "linear_forward": 2, "linear_backward": 3},
+                         [NOT_AVAILABLE.format("relu_forward")]),
+    "cheat_sys_modules": (0, 7, dict.fromkeys(CONV, 0), [NOT_AVAILABLE.format("conv2d_forward")]),
+    "cheat_importlib_reload": (0, 7, dict.fromkeys(CONV, 0), [NOT_AVAILABLE.format("conv2d_forward")]),
+    "cheat_layer_wrapper": (0, 7, dict.fromkeys(CONV, 0), [NOT_AVAILABLE.format("Conv2d")]),
+    "cheat_naive_module": (0, 10, dict.fromkeys(POOL, 0), [NOT_AVAILABLE.format("maxpool2d_forward")]),
+    "cheat_patch_check_numpy": (9, 10, {"relu_forward": 0, "relu_backward": 2}, ["negative inputs must become 0"]),
+    "cheat_swallow_exceptions": (0, 7, dict.fromkeys(CONV, 0), ["not written"]),
+    "cheat_fake_output": (0, 5, {"dropout_forward": 0, "dropout_backward": 0}, ["not plain data"]),
+    "cheat_kernel_exit": (0, 5, {"dropout_forward": 0, "dropout_backward": 0}, ["not written"]),
+    "cheat_writes_files": (10, 10, {}, []),       # honest answers; it tries to sabotage later kernels
+}
+DISK_CHEATS = {"cheat_read_solutions": (7, 7, {}, []), "cheat_read_library": (7, 7, {}, [])}
+EXPECTED.update(CHEATS)
+EXPECTED.update(DISK_CHEATS)
 ERRORS = {"invalid_json": "not a valid notebook (JSON)",
           "not_an_exercise": "not one of the exercise sets",
           "wrong_set": "wrong exercise set: expected ex3_convolution, but the notebook is ex1_fully_connected"}
@@ -48,9 +74,11 @@ def _snapshot(folder):
 def graded(tmp_path_factory):
     out = tmp_path_factory.mktemp("grading")
     before = _snapshot(SUBMISSIONS)
+    home = out / "home"                 # cheat_writes_files tries to write into ~/.ipython
+    home.mkdir()
     proc = subprocess.run(CLI + ["grade", str(SUBMISSIONS), "--timeout", "5", "--csv", str(out / "grades.csv"),
-                                 "--feedback", str(out / "feedback"), "--format", "html"],
-                          capture_output=True, text=True, cwd=out, timeout=300)
+                                 "--feedback", str(out / "feedback"), "--format", "html", "--jobs", "2"],
+                          capture_output=True, text=True, cwd=out, timeout=900, env=dict(os.environ, HOME=str(home)))
     rows = {r["student"]: r for r in csv.DictReader(open(out / "grades.csv", encoding="utf-8"))}
     reports = {p.name: html.unescape(p.read_text(encoding="utf-8")) for p in (out / "feedback").iterdir()}
     return proc, rows, reports, before, out
@@ -102,6 +130,28 @@ def test_learner_cannot_set_its_own_score(graded):
     assert "mentions 'check ='" in proc.stdout           # flagged for a human to look at
     assert "assigns to 'nnbook.functional.relu_forward'" in proc.stdout
     assert "nnbook.grading.check" in rows["fake_score"]["notes"]
+
+
+def test_class_report_next_to_the_gradebook(graded):
+    _, rows, reports, _, out = graded
+    md = (out / "class_report.md").read_text(encoding="utf-8")
+    page = (out / "class_report.html").read_text(encoding="utf-8")
+    n3 = sum(r["set"] == "ex3_convolution" for r in rows.values())
+    assert f"## ex3_convolution ({n3} learners)" in md
+    full = sum(r["set"] == "ex3_convolution" and float(r["conv2d_forward"]) == 3 for r in rows.values())
+    assert f"| `conv2d_forward` | {full} of {n3} |" in md
+    # a hint is counted once per learner: as many as the feedback reports that give it
+    given = sum("output size off by one" in text for name, text in reports.items() if "_ex3_convolution" in name)
+    line = next(ln for ln in md.splitlines() if "output size off by one" in ln)
+    assert given >= 1 and line.startswith(f"- {given} of {n3}: "), (given, line)
+    assert "data:image/png;base64," in page and "score distribution" in page
+
+
+def test_gradebook_records_seed_and_mode(graded):
+    rows = graded[1]
+    seeds = {r["seed"] for r in rows.values()}
+    assert len(seeds) == 1 and seeds.pop().isdigit()
+    assert {r["mode"] for r in rows.values()} == {"default"}
 
 
 def test_timeout_costs_only_that_exercise(graded):
@@ -161,7 +211,8 @@ def test_fixtures_are_current(tmp_path):
 
 def test_help_is_useful():
     for args, words in ((["--help"], ["release", "grade"]),
-                        (["grade", "--help"], ["--csv", "--timeout", "--feedback", "hidden tests"]),
+                        (["grade", "--help"], ["--csv", "--timeout", "--feedback", "hidden tests", "--sandbox",
+                                               "--seed", "--jobs", "--solutions"]),
                         (["release", "--help"], ["--check", "NotImplementedError"])):
         proc = subprocess.run(CLI + args, capture_output=True, text=True)
         assert proc.returncode == 0

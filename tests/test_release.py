@@ -78,3 +78,45 @@ def test_release_tags_stubs_and_aborts_on_other_errors(tmp_path):
     nbformat.write(good, sols / "a.ipynb")
     with pytest.raises(ReleaseError, match="cell 3: .*ZeroDivisionError"):
         release(sols, exs, log=lambda *a: None)
+
+
+def test_released_cells_are_locked_like_nbgraders_release():
+    """Setup and test cells can be neither edited nor deleted, answer cells not deleted, and every
+    nbgrader cell carries nbgrader's checksum and cell_type (so a course can hand out either release)."""
+    from nnbook.grading.notebooks import compute_checksum, is_locked, is_solution, is_test
+    for path in sorted((ROOT / "exercises").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        locked = 0
+        for cell in nb.cells:
+            m = cell.metadata.get("nbgrader")
+            if not m:
+                assert "editable" not in cell.metadata and "deletable" not in cell.metadata
+                continue
+            assert m["cell_type"] == cell.cell_type and m["checksum"] == compute_checksum(cell), (path.name, m)
+            if is_test(cell) or (is_locked(cell) and not is_solution(cell)):
+                assert cell.metadata["editable"] is False and cell.metadata["deletable"] is False
+                locked += 1
+            elif is_solution(cell):
+                assert cell.metadata["deletable"] is False and "editable" not in cell.metadata
+        assert locked >= 3, path.name
+
+
+def test_checksum_matches_nbgrader_for_known_cells():
+    """Two cells of nbgrader's own documentation release (ps1/problem1.ipynb) and the checksums
+    nbgrader wrote for them."""
+    from nnbook.grading.notebooks import compute_checksum
+    test_cell = nbformat.v4.new_code_cell(
+        '"""Check that squares returns the correct output for several inputs"""\n'
+        "assert squares(1) == [1]\nassert squares(2) == [1, 4]\n"
+        "assert squares(10) == [1, 4, 9, 16, 25, 36, 49, 64, 81, 100]\n"
+        "assert squares(11) == [1, 4, 9, 16, 25, 36, 49, 64, 81, 100, 121]")
+    test_cell.metadata["nbgrader"] = {"grade": True, "grade_id": "correct_squares", "locked": False,
+                                      "points": 1, "schema_version": 3, "solution": False}
+    assert compute_checksum(test_cell) == "8f41dd0f9c8fd2da8e8708d73e506b3a"
+    text = nbformat.v4.new_markdown_cell("For this problem set, we'll be using the Jupyter notebook:\n\n"
+                                         "![](jupyter.png)")
+    text.metadata["nbgrader"] = {"grade": False, "grade_id": "jupyter", "locked": True, "schema_version": 3,
+                                 "solution": False}
+    assert compute_checksum(text) == "535c21960d4663d5edac398cb445d087"
+    test_cell.metadata["nbgrader"]["points"] = 2                  # the points are part of it
+    assert compute_checksum(test_cell) != "8f41dd0f9c8fd2da8e8708d73e506b3a"

@@ -1,9 +1,11 @@
 """The ``nnbook`` command: ``nnbook release`` and ``nnbook grade``."""
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]     # the repository (lib/nnbook/cli.py -> repo)
+ROOT = Path(__file__).resolve().parents[2]     # the repository (lib/nnbook/cli.py -> repo), if a checkout
 
 DESCRIPTION = """\
 nnbook: exercises with autograding.
@@ -16,21 +18,34 @@ Run 'nnbook COMMAND --help' for the options of a command."""
 GRADE_HELP = """\
 Grade submitted exercise notebooks (files, or folders searched for *.ipynb).
 
-Each submission runs in a fresh kernel with every test cell restored from solutions/
-(by grade_id), so hidden tests come back and edited or deleted tests change nothing.
-A test cell earns its points when it runs without an error; a cell that runs longer
-than --timeout is interrupted and scores 0. Invalid notebooks and notebooks of another
-exercise set get an error line and 0. Submitted files are never modified.
+Each submission's answer cells run in a fresh kernel; its test cells are restored from
+solutions/ (by grade_id, so hidden tests come back and edited or deleted tests change
+nothing) and run by the grader itself: it calls the learner's functions in the kernel
+through a narrow channel, gets plain data back, and compares it with its own references.
+A test cell earns its points when every check in it passes; a test cell whose calls take
+longer than --timeout in all scores 0. nnbook's own implementations of the graded functions
+raise when an answer calls them. Invalid notebooks and notebooks of another exercise set get
+an error line and 0. Submitted files are never modified.
 
-Prints a table per submission and a summary; with --csv writes a gradebook; writes one
-feedback report per submission into --feedback (Markdown or HTML).
+--sandbox runs each kernel under bubblewrap: no network, a read-only system, a private
+/tmp, no view of the solutions, the submissions, the grader's files or nnbook's source of the
+graded functions, and limits on memory, CPU time, processes and file size. Recommended for a
+class. Without bubblewrap it stops with an error (it never grades unsandboxed).
+
+Hidden cases are drawn from --seed (default: a new random seed per run, written to the
+gradebook); the same --seed reproduces a run.
+
+Prints a table per submission and a summary; with --csv writes a gradebook and, next to it,
+a class report (class_report.md and .html); writes one feedback report per submission into
+--feedback (Markdown or HTML).
 
 The student's name is the file's name, or its folder's name when the file is named after
 its exercise set (submissions/alice/ex3_convolution.ipynb -> alice).
 
 examples:
-  nnbook grade submissions/ --csv grades.csv
-  nnbook grade alice.ipynb bob.ipynb --timeout 20 --format html --feedback reports"""
+  nnbook grade submissions/ --csv grades.csv --sandbox
+  nnbook grade alice.ipynb bob.ipynb --timeout 20 --format html --feedback reports
+  nnbook grade submissions/ --solutions course/solutions --seed 1234 --jobs 4"""
 
 RELEASE_HELP = """\
 Regenerate the learners' notebooks (exercises/) from the solutions (solutions/):
@@ -53,39 +68,71 @@ def _release(args):
     return 0
 
 
+def _solutions_dir(given):
+    """The solutions folder: --solutions, else the checkout's solutions/, else ./solutions."""
+    if given:
+        return Path(given), [Path(given)]
+    tried = [ROOT / "solutions", Path.cwd() / "solutions"]
+    for p in tried:
+        if any(p.glob("*.ipynb")):
+            return p, tried
+    return tried[0], tried
+
+
 def _grade(args):
-    from .grading.grader import expand, grade_notebook, load_sets, write_csv
+    from .grading.grader import SolutionsError, expand, grade_all, load_sets, new_seed, write_csv
     from .grading.report import table, write_feedback
+    from .grading.sandbox import sandbox_problem
+    folder, tried = _solutions_dir(args.solutions)
     try:
-        sets = load_sets(args.solutions)
-    except FileNotFoundError as exc:
+        sets = load_sets(folder)
+    except FileNotFoundError:
+        where = ", ".join(str(p.resolve()) for p in tried)
+        print(f"nnbook grade: error: no solution notebooks found (looked in {where}); "
+              "pass the folder of the solution notebooks with --solutions DIR", file=sys.stderr)
+        return 2
+    except SolutionsError as exc:
         print(f"nnbook grade: error: {exc}", file=sys.stderr)
         return 2
     if args.set and args.set not in sets:
         print(f"nnbook grade: error: unknown exercise set {args.set!r}; known: {', '.join(sets)}", file=sys.stderr)
         return 2
+    if args.sandbox:
+        problem = sandbox_problem()
+        if problem:
+            print(f"nnbook grade: error: {problem}", file=sys.stderr)
+            return 2
     files, missing = expand(args.paths)
     for m in missing:
         print(f"nnbook grade: error: {m}: no such file or folder", file=sys.stderr)
     if not files:
         print("nnbook grade: error: no notebooks to grade", file=sys.stderr)
         return 2
+    seed = args.seed if args.seed is not None else new_seed()
+    jobs = args.jobs if args.jobs else (os.cpu_count() or 1)
+    start = time.monotonic()
     subs, taken = [], set()
-    for path in files:
-        sub = grade_notebook(path, sets, timeout=args.timeout, expected_set=args.set)
+    for sub in grade_all(files, folder, sets=sets, jobs=jobs, timeout=args.timeout, expected_set=args.set,
+                         seed=seed, sandbox=args.sandbox):
         subs.append(sub)
         print(table(sub), flush=True)
         if args.feedback:
             write_feedback(sub, args.feedback, args.format, taken)
+    elapsed = time.monotonic() - start
+    reports = []
     if args.csv:
+        from .grading.classreport import write_class_report
         write_csv(subs, args.csv, sets)
+        reports = write_class_report(subs, sets, Path(args.csv).parent)
     errors = sum(bool(s.error) for s in subs)
     total = sum(s.total for s in subs)
     top = sum(s.max_points for s in subs)
     print(f"graded {len(subs)} notebook(s): {total:g}/{top:g} points in all"
           + (f", {errors} with errors" if errors else "")
           + (f"; gradebook {args.csv}" if args.csv else "")
+          + (f"; class report {reports[0]}" if reports else "")
           + (f"; feedback in {args.feedback}/" if args.feedback else ""))
+    print(f"seed {seed} ({'sandbox' if args.sandbox else 'default'} mode, {jobs} job(s), {elapsed:.1f} s)")
     return 0
 
 
@@ -107,8 +154,17 @@ def main(argv=None):
                    help="feedback format: Markdown or HTML with pictures (default: md)")
     g.add_argument("--set", metavar="NAME", help="expected exercise set, e.g. ex3_convolution "
                    "(default: recognized from the notebook; a file named after a set must be that set)")
-    g.add_argument("--solutions", default=str(ROOT / "solutions"), metavar="DIR",
-                   help="solution notebooks (default: the repository's solutions/)")
+    g.add_argument("--solutions", default=None, metavar="DIR",
+                   help="solution notebooks (default: the repository's solutions/ when run from a checkout, "
+                   "else ./solutions; needed when nnbook is installed as a package)")
+    g.add_argument("--sandbox", action="store_true",
+                   help="run each kernel under bubblewrap (no network, read-only system, private /tmp, "
+                   "no view of solutions/ or nnbook's source, resource limits); recommended for a class")
+    g.add_argument("--seed", type=int, default=None, metavar="N",
+                   help="seed of the hidden cases (default: random, written to the gradebook; "
+                   "the same seed reproduces a run)")
+    g.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="notebooks graded in parallel (default: the number of cores)")
     g.set_defaults(run=_grade)
 
     r = sub.add_parser("release", help="regenerate exercises/ from solutions/", description=RELEASE_HELP,

@@ -27,6 +27,7 @@ from .compare import Problem, compare_output, same_values
 from .exercise import as_hint
 from .exercises import EXERCISES, dout_for, reference_out
 from .feedback import CaseResult, Mistake, Report  # noqa: F401  (Report: part of the API)
+from .guard import OwnCodeWatch
 
 GRADCHECK_TOL = 1e-5
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # lib/nnbook
@@ -343,6 +344,8 @@ def evaluate(exercise_id, fn, forward=None, hidden=False, hints=2):
         raise ValueError(f"check({exercise_id!r}, ..., hints=...): expected 1 (concept), 2 (formula) "
                          f"or 3 (code), got {hints!r}")
     report = Report(exercise_id, hidden=hidden, hint_level=hints)
+    watch = OwnCodeWatch(exercise_id)            # nnbook's own implementation does not count
+    fn, forward = watch.wrap(fn), watch.wrap(forward)
     try:
         for case in ex.cases(hidden):
             expected = {}
@@ -359,6 +362,7 @@ def evaluate(exercise_id, fn, forward=None, hidden=False, hints=2):
         report.not_written = nw.name
         report.results = []
         return report
+    report = watch.finish(report)
     report.mistakes = _collect_mistakes(ex, report.results)
     report.hints = [m.hint for m in report.mistakes]
     return report

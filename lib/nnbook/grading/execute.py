@@ -2,6 +2,11 @@
 
 The status of a cell comes from the kernel's execute reply as seen by nbclient (``ok``,
 ``error``) or from this process (``timeout``, ``not run``) — never from what the cell printed.
+
+For graded runs, ``run_notebook(..., judge=...)`` does not execute the cells the judge wants
+(the test cells): it hands them to the judge together with a :class:`~.remote.KernelChannel`
+into the running kernel, and the judge decides their outcome in this process. ``kernel=``
+(a :class:`~.sandbox.KernelLaunch`) sets how the kernel is started (environment, sandbox).
 """
 import copy
 import json
@@ -27,6 +32,8 @@ class CellRun:
     evalue: str = ""
     truncated: bool = False
     outputs: list = field(default_factory=list)
+    broken: str = ""              # set by a judge: the kernel cannot be used any more (why)
+    result: object = None         # set by a judge: what it found (e.g. the reports)
 
 
 class _CurrentPython(KernelSpecManager):
@@ -38,16 +45,36 @@ class _CurrentPython(KernelSpecManager):
                           display_name="Python 3 (nnbook grading)", language="python")
 
 
+class _Spec(KernelSpecManager):
+    """A fixed kernel command line (e.g. the sandbox's wrapper around this Python)."""
+
+    def __init__(self, argv, **kw):
+        super().__init__(**kw)
+        self._argv = argv
+
+    def get_kernel_spec(self, kernel_name):
+        # interrupts as messages: a signal to the wrapper (bwrap) would not reach the kernel inside
+        return KernelSpec(argv=list(self._argv), display_name="Python 3 (nnbook grading)", language="python",
+                          interrupt_mode="message")
+
+
+REPLY_CAP = 70_000_000      # characters a call's reply may take (see remote.MAX_REPLY_CHARS)
+
+
 class _Client(NotebookClient):
     """nbclient with a per-cell output cap and a record of timeouts and execute replies."""
 
     def create_kernel_manager(self):
-        self.km = self.kernel_manager_class(kernel_name="python3", config=self.config,
-                                            kernel_spec_manager=_CurrentPython())
+        spec = _CurrentPython() if self.launch is None else _Spec(self.launch.argv())
+        self.km = self.kernel_manager_class(kernel_name="python3", config=self.config, kernel_spec_manager=spec)
+        if self.launch is not None:
+            self.launch.configure(self.km)
         return self.km
 
-    def __init__(self, nb, output_cap, **kw):
+    def __init__(self, nb, output_cap, launch=None, **kw):
         super().__init__(nb, **kw)
+        self.launch = launch
+        self.rpc_mode = False
         self.output_cap = output_cap
         self._sizes = {}
         self.truncated = set()
@@ -64,6 +91,16 @@ class _Client(NotebookClient):
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
+        if self.rpc_mode:          # a grader's call: keep only the structured reply
+            if msg["msg_type"] not in ("display_data", "execute_result"):
+                return None
+            size = sum(len(v) if isinstance(v, str) else len(json.dumps(v))
+                       for v in (content.get("data") or {}).values())
+            used = self._sizes.get(cell_index, 0)
+            if used + size > REPLY_CAP:
+                return None
+            self._sizes[cell_index] = used + size
+            return super().output(outs, msg, display_id, cell_index)
         if "text" in content:
             size = len(content.get("text") or "")
         else:
@@ -78,7 +115,7 @@ class _Client(NotebookClient):
 
 
 def run_notebook(nb, timeout=30, output_cap=DEFAULT_OUTPUT_CAP, env=None, cwd=None, replayable=None,
-                 max_restarts=3, probe_timeout=2):
+                 max_restarts=3, probe_timeout=2, judge=None, kernel=None):
     """Execute every code cell of ``nb`` (changed in place: outputs are filled in).
 
     When the kernel dies, or is still busy after a timed-out cell was interrupted, a new kernel
@@ -93,6 +130,9 @@ def run_notebook(nb, timeout=30, output_cap=DEFAULT_OUTPUT_CAP, env=None, cwd=No
         replayable: ``cell -> bool``, which cells to run again in a new kernel (default: all).
         max_restarts: after this many new kernels, the remaining cells are not run.
         probe_timeout: seconds a trivial cell may take after a timeout before the kernel counts as stuck.
+        judge: ``judge.wants(cell) -> bool`` and ``judge(cell, index, channel) -> CellRun``: cells the
+            judge wants are not executed; the judge gets a channel into the kernel instead.
+        kernel: how to start the kernel (:class:`~.sandbox.KernelLaunch`; default: this Python, as is).
     Returns:
         dict {cell index: CellRun} for every code cell.
     """
@@ -102,18 +142,29 @@ def run_notebook(nb, timeout=30, output_cap=DEFAULT_OUTPUT_CAP, env=None, cwd=No
     pending = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     runs, good, restarts = {}, [], 0
     with tempfile.TemporaryDirectory(prefix="nnbook-grade-") as tmp:
+        if kernel is not None:
+            kernel.prepare(tmp, kernel_env)
         while pending:
-            client = _Client(nb, output_cap, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
+            client = _Client(nb, output_cap, launch=kernel, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
                              error_on_timeout={"ename": "Timeout", "evalue": f"cell took longer than {timeout} s",
                                                "traceback": []},
                              kernel_name="python3", record_timing=False, shutdown_kernel="immediate", iopub_timeout=2,
                              resources={"metadata": {"path": cwd or tmp}})
             broken = None
-            with client.setup_kernel(env=kernel_env, stderr=subprocess.DEVNULL):
+            channel = None
+            with client.setup_kernel(env=kernel_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
                 for j in good:                              # a new kernel: define things again
                     _replay(client, nb, j)
                 while pending and broken is None:
                     i = pending.pop(0)
+                    if judge is not None and judge.wants(nb.cells[i]):
+                        if channel is None:
+                            from .remote import KernelChannel
+                            channel = KernelChannel(lambda src, left: _run_code(client, nb, src, left, probe_timeout))
+                        runs[i] = judge(nb.cells[i], i, channel)
+                        if runs[i].broken:
+                            broken = runs[i].broken
+                        continue
                     run = _execute(client, nb, i, timeout, output_cap)
                     runs[i] = run
                     if run.status == "ok" and replayable(nb.cells[i]):
@@ -148,6 +199,40 @@ def _execute(client, nb, i, timeout, output_cap):
                              "text": f"[output cut: more than {output_cap} characters]\n"})
     run.outputs = cell.outputs
     return run
+
+
+def _run_code(client, nb, source, seconds, probe_timeout):
+    """Run ``source`` in the kernel for a judge's channel: ``(outputs, status)``, status ``ok``,
+    ``error``, ``timeout`` (interrupted, the kernel answers again), ``stuck`` or ``dead``."""
+    cell = nbformat.v4.new_code_cell(source)
+    nb.cells.append(cell)
+    index = len(nb.cells) - 1
+    saved = client.timeout
+    client.timeout = max(1, int(seconds + 0.999))
+    client.rpc_mode, client.timed_out, client.reply = True, False, None
+    client._sizes.pop(index, None)
+    try:
+        try:
+            client.execute_cell(cell, index, store_history=False)
+        except DeadKernelError:
+            return [], "dead"
+        except CellTimeoutError:
+            client.timed_out = True
+        if client.timed_out:
+            client.rpc_mode = False
+            return [], ("timeout" if _responsive(client, nb, probe_timeout) else "stuck")
+        content = (client.reply or {}).get("content", {})
+        return list(cell.outputs), ("error" if content.get("status") == "error" else "ok")
+    except DeadKernelError:
+        return [], "dead"
+    finally:
+        client.rpc_mode = False
+        client.timeout = saved
+        client._sizes.pop(index, None)
+        if nb.cells and nb.cells[-1] is cell:
+            nb.cells.pop()
+        elif cell in nb.cells:
+            nb.cells.remove(cell)
 
 
 def _replay(client, nb, j):

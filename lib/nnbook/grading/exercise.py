@@ -11,6 +11,8 @@ Kinds:
         must return the gradients named in ``outputs``.
     ``"function"``: ``fn(*args, **kwargs)`` returns the values named in ``outputs``.
 """
+import contextlib
+import contextvars
 import re
 from dataclasses import dataclass, field
 
@@ -18,7 +20,26 @@ import numpy as np
 
 from .cases import Case, materialize
 
-VISIBLE, HIDDEN = 1000, 5000   # seed bases of the visible and the hidden cases
+VISIBLE, HIDDEN = 1000, 5000   # seed bases of the visible and the hidden cases (no grading seed)
+_GRADING_SEED = contextvars.ContextVar("nnbook_grading_seed", default=None)
+
+
+def hidden_base(seed=None):
+    """Seed base of the hidden cases: fixed in a notebook; derived from the grading run's seed
+    (``nnbook grade --seed``) when grading, so the installed library does not reveal them."""
+    if seed is None:
+        return HIDDEN
+    return 100_000 + (int(seed) % 1_000_000_000) * 1000
+
+
+@contextlib.contextmanager
+def grading_seed(seed):
+    """Within this block, hidden cases are drawn from ``seed`` (see :func:`hidden_base`)."""
+    token = _GRADING_SEED.set(seed)
+    try:
+        yield
+    finally:
+        _GRADING_SEED.reset(token)
 
 
 @dataclass
@@ -57,8 +78,12 @@ class Exercise:
     # measure the accuracy of the weights it returned)
     judge: object = None
 
-    def cases(self, hidden=False):
-        return self.make_cases(HIDDEN if hidden else VISIBLE, hidden)
+    def cases(self, hidden=False, seed=None):
+        """The visible cases (always the same), or the hidden ones drawn from ``seed`` (default: the
+        seed of the :func:`grading_seed` block, or the fixed notebook seed outside grading)."""
+        if not hidden:
+            return self.make_cases(VISIBLE, False)
+        return self.make_cases(hidden_base(seed if seed is not None else _GRADING_SEED.get()), True)
 
 
 @dataclass(frozen=True)

@@ -5,41 +5,50 @@ For each submission:
 2. restore every test cell and locked cell from the solution notebook by ``grade_id``
    (hidden tests come back; deleted or edited tests are undone; cells that merely claim to
    be graded are demoted to ordinary cells);
-3. run it in a fresh kernel with a per-cell timeout and output cap (:mod:`.execute`);
-4. score: a test cell earns its points (from ``solutions/``) when its execution ended
-   without an error — decided here from the kernel's execute reply, never from anything the
-   learner's code printed or stored.
+3. run its other cells (answers, setup) in a fresh kernel with a per-cell timeout and output cap
+   (:mod:`.execute`), started with an overlay copy of nnbook in which the set's
+   ``not_available`` functions raise (:mod:`.guard`), optionally under bubblewrap
+   (:mod:`.sandbox`, ``--sandbox``);
+4. **test cells are not run in the kernel**: their ``check(...)`` calls (read from the solution)
+   are run here, in the grader's process, by :func:`nnbook.grading.checker.evaluate` on proxies
+   that call the learner's functions in the kernel and get plain data back (:mod:`.remote`).
+   A test cell earns its points when every check in it passes; references, comparison, points
+   and feedback are all computed here. Hidden cases are drawn from the run's seed.
 
 The submitted file is only read.
 """
+import base64
 import copy
 import csv
+import io
 import os
+import random
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from .execute import run_notebook
+from .execute import CellRun, run_notebook
 from .notebooks import grade_id, is_locked, is_test, meta
 
-# Put before every restored test cell: fresh copies of nnbook (checker *and* references) from
-# disk, so a learner's cell that patched nnbook.grading.check, nnbook.functional, ... or
-# re-defined check in the notebook changes nothing.
-RESTORED_PRELUDE = ("import sys as _nb_sys; [_nb_sys.modules.pop(_m) for _m in list(_nb_sys.modules) "
-                    "if _m == 'nnbook' or _m.startswith('nnbook.')]; from nnbook.grading import check  "
-                    "# restored by the grader\n")
 FEEDBACK_CHARS = 20_000
+
+
+class SolutionsError(ValueError):
+    """The solutions cannot be used for grading (the message says where and why)."""
 
 
 @dataclass
 class ExerciseSet:
-    """One solution notebook: its test cells (by grade_id, in order) and their points."""
+    """One solution notebook: its test cells (by grade_id, in order), their points and checks."""
     name: str
     path: Path
     nb: object
     points: dict
+    checks: dict = field(default_factory=dict)     # grade_id -> [remote.CheckCall]
+    not_available: tuple = ()
 
     @property
     def max_points(self):
@@ -52,13 +61,33 @@ class ExerciseSet:
 
 def load_sets(solutions_dir):
     """``{name: ExerciseSet}`` for every notebook in ``solutions_dir``."""
+    from .exercise import SETS
+    from .exercises import EXERCISES
+    from .remote import TestCellFormatError, parse_checks
     sets = {}
-    for path in sorted(Path(solutions_dir).glob("*.ipynb")):
+    folder = Path(solutions_dir)
+    for path in sorted(folder.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        points = {grade_id(c): meta(c)["points"] for c in nb.cells if is_test(c)}
-        sets[path.stem] = ExerciseSet(path.stem, path, nb, points)
+        points, checks = {}, {}
+        for i, c in enumerate(nb.cells):
+            if not is_test(c):
+                continue
+            gid = grade_id(c)
+            points[gid] = meta(c)["points"]
+            try:
+                checks[gid] = parse_checks(c.source, f"{path.name}, test cell {gid!r}")
+            except TestCellFormatError as exc:
+                raise SolutionsError(str(exc)) from None
+            for chk in checks[gid]:
+                if chk.exercise not in EXERCISES:
+                    raise SolutionsError(f"{path.name}, test cell {gid!r}: unknown exercise {chk.exercise!r}")
+        rules = SETS.get(path.stem)
+        sets[path.stem] = ExerciseSet(path.stem, path, nb, points, checks, tuple(rules.not_available) if rules else ())
     if not sets:
-        raise FileNotFoundError(f"no solution notebooks in {solutions_dir}")
+        where = folder.resolve()
+        state = "does not exist" if not folder.exists() else "has no *.ipynb files"
+        raise FileNotFoundError(f"no solution notebooks in {where} (the folder {state}); "
+                                "pass the solutions folder with --solutions DIR")
     return sets
 
 
@@ -70,8 +99,9 @@ class TestResult:
     max_points: float
     status: str          # passed, failed, not written, timeout, not run
     reason: str = ""
-    feedback: str = ""   # what the check printed (feedback only; never used for points)
+    feedback: str = ""   # the checks' reports, as text (computed by the grader)
     images: list = field(default_factory=list)
+    hints: list = field(default_factory=list)   # names of the hints given (Hint.id or the text)
 
 
 @dataclass
@@ -83,6 +113,8 @@ class Submission:
     error: str = ""
     max_points: float = 0
     flags: list = field(default_factory=list)
+    seed: object = None
+    sandboxed: bool = False
 
     @property
     def total(self):
@@ -161,27 +193,149 @@ def assemble(submission, solution):
         cells.insert(pos, copy.deepcopy(sol_cell))
         placed.add(gid)
     for cell in cells:
-        if is_test(cell):
-            cell.source = RESTORED_PRELUDE + cell.source
         cell.metadata.pop("tags", None)    # the learner's raises-exception tags change nothing here
     nb = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(solution.metadata))
     return nb
 
 
-def _feedback(outputs):
-    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream"
-                   and o.get("name") == "stdout")
+def _hint_name(h):
+    return getattr(h, "id", None) or str(h)
+
+
+def _report_hints(report):
+    names = [_hint_name(h) for h in getattr(report, "hints", [])]
+    for r in getattr(report, "results", []):
+        names += [_hint_name(h) for h in getattr(r, "hints", [])]
+    return list(dict.fromkeys(names))
+
+
+def _picture(report):
+    """PNG (base64) of expected | got | difference for the report's first image-like problem."""
+    from .checker import difference_figure
+    for r in report.results:
+        for p in r.problems:
+            if getattr(p, "image_like", False):
+                import matplotlib
+                matplotlib.use("Agg", force=False)
+                import matplotlib.pyplot as plt
+                fig = difference_figure(p, f"{report.exercise}, case '{r.case.name}'")
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=72)
+                plt.close(fig)
+                return base64.b64encode(buf.getvalue()).decode()
+    return None
+
+
+class Judge:
+    """Decides test cells in the grader's process (see the module docstring, step 4)."""
+
+    def __init__(self, exercise_set, seed, timeout):
+        self.set, self.seed, self.timeout = exercise_set, seed, timeout
+
+    def wants(self, cell):
+        return is_test(cell)
+
+    def __call__(self, cell, index, channel):
+        from .checker import evaluate
+        from .exercise import grading_seed
+        from .guard import OwnCodeWatch
+        # the learner's code runs in the kernel, where the overlay enforces not_available; watching
+        # the proxies here would only slow every call down
+        saved, OwnCodeWatch.enabled = OwnCodeWatch.enabled, False
+        try:
+            return self._judge(cell, channel, evaluate, grading_seed)
+        finally:
+            OwnCodeWatch.enabled = saved
+
+    def _judge(self, cell, channel, evaluate, grading_seed):
+        gid = grade_id(cell)
+        channel.start_cell(self.timeout)
+        reports, error = [], ""
+        for chk in self.set.checks.get(gid, []):
+            fn = channel.function(chk.fn)
+            forward = channel.function(chk.forward) if chk.forward else None
+            try:
+                with grading_seed(self.seed):
+                    report = evaluate(chk.exercise, fn, forward, hidden=chk.hidden)
+            except Exception as exc:              # the grader's own trouble: never a pass
+                error = f"{type(exc).__name__}: {exc}"[:300]
+                break
+            reports.append(report)
+            if not report.passed or channel.gone:
+                break
+        budget = f"took longer than {self.timeout:g} s (an endless loop?)"
+        if channel.gone.startswith("the kernel died"):
+            run = CellRun("error", "DeadKernelError", channel.gone, broken="the kernel died")
+        elif channel.gone:
+            run = CellRun("timeout", "Timeout", budget, broken=channel.gone)
+        elif channel.timed_out:
+            run = CellRun("timeout", "Timeout", budget)
+        elif error:
+            run = CellRun("error", "GradingError", error)
+        elif not reports:
+            run = CellRun("error", "GradingError", "the test cell has no check")
+        elif reports[-1].not_written:
+            run = CellRun("error", "NotImplementedError", f"{reports[-1].not_written} is not written yet")
+        elif not reports[-1].passed:
+            r = reports[-1]
+            run = CellRun("error", "ExerciseFailed",
+                          f"{r.exercise}: {len(r.results) - r.n_passed} of {len(r.results)} cases failed")
+        else:
+            run = CellRun("ok")
+        run.result = reports
+        return run
+
+
+def _result(gid, pts, run):
+    if run.status == "ok":
+        result = TestResult(gid, pts, pts, "passed")
+    elif run.status == "timeout":
+        result = TestResult(gid, 0, pts, "timeout", run.evalue)
+    elif run.status == "not run":
+        result = TestResult(gid, 0, pts, "not run", run.evalue)
+    elif run.ename == "NotImplementedError":
+        result = TestResult(gid, 0, pts, "not written", "raises NotImplementedError")
+    elif run.ename == "ExerciseFailed":
+        result = TestResult(gid, 0, pts, "failed", run.evalue)
+    else:
+        result = TestResult(gid, 0, pts, "failed", f"{run.ename}: {run.evalue}"[:300])
+    reports = run.result or []
+    text = "\n".join(r.text() for r in reports)
+    if run.status != "ok" and run.ename in ("DeadKernelError", "GradingError"):
+        text = (text + "\n" if text else "") + f"{run.ename}: {run.evalue}"
     if len(text) > FEEDBACK_CHARS:
         text = text[:FEEDBACK_CHARS] + "\n[... cut]"
-    images = [o["data"]["image/png"] for o in outputs
-              if o.get("output_type") == "display_data" and "image/png" in o.get("data", {})]
-    return text, images[:2]
+    result.feedback = text
+    for r in reports:
+        result.hints += [h for h in _report_hints(r) if h not in result.hints]
+        if not r.passed:
+            try:
+                png = _picture(r)
+            except Exception:
+                png = None
+            if png and len(result.images) < 2:
+                result.images.append(png)
+    return result
 
 
-def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None):
-    """Grade one submitted notebook file; never raises for a bad submission."""
+def new_seed():
+    """A random seed for the hidden cases of one grading run."""
+    return random.SystemRandom().randrange(1, 10 ** 9)
+
+
+def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None, seed=None, sandbox=False):
+    """Grade one submitted notebook file; never raises for a bad submission.
+
+    Args:
+        seed: the hidden cases' seed (default: 0; ``nnbook grade`` draws one per run).
+        sandbox: run the kernel under bubblewrap (:mod:`.sandbox`); raises
+            :class:`~.sandbox.SandboxUnavailable` when that is not possible.
+    """
+    from .guard import build_overlay
+    from .sandbox import make_launch
     path = Path(path)
-    sub = Submission(path, student_name(path, sets))
+    seed = 0 if seed is None else seed
+    sub = Submission(path, student_name(path, sets), seed=seed, sandboxed=bool(sandbox))
     try:
         raw = path.read_text(encoding="utf-8")
         nb = nbformat.reads(raw, as_version=4)
@@ -208,38 +362,58 @@ def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None):
     sub.flags = _flags(nb, sets[name].nb)
     graded = assemble(nb, sets[name].nb)
     env = dict(os.environ, NNBOOK_GRADING="1")
-    env.pop("MPLBACKEND", None)             # inline figures, for the HTML report
+    env.pop("MPLBACKEND", None)
     kwargs = {} if output_cap is None else {"output_cap": output_cap}
-    try:
-        runs = run_notebook(graded, timeout=timeout, env=env, replayable=lambda c: not is_test(c), **kwargs)
-    except Exception as exc:               # e.g. the kernel could not start
-        sub.error = f"could not run the notebook: {type(exc).__name__}: {exc}"
-        sub.tests = [TestResult(g, 0, p, "not run", sub.error) for g, p in sets[name].points.items()]
-        return sub
+    judge = Judge(sets[name], seed, timeout)
+    with tempfile.TemporaryDirectory(prefix="nnbook-overlay-") as overlay:
+        build_overlay(overlay, name, sets[name].not_available)
+        launch = make_launch(overlay, sandbox=sandbox)
+        try:
+            runs = run_notebook(graded, timeout=timeout, env=env, replayable=lambda c: not is_test(c),
+                                judge=judge, kernel=launch, **kwargs)
+        except Exception as exc:               # e.g. the kernel could not start
+            sub.error = f"could not run the notebook: {type(exc).__name__}: {exc}"
+            sub.tests = [TestResult(g, 0, p, "not run", sub.error) for g, p in sets[name].points.items()]
+            return sub
     by_id = {grade_id(c): i for i, c in enumerate(graded.cells) if is_test(c)}
     for gid, pts in sets[name].points.items():
         run = runs.get(by_id.get(gid))
         if run is None:
             sub.tests.append(TestResult(gid, 0, pts, "not run", "the test cell did not run"))
             continue
-        text, images = _feedback(run.outputs)
-        if run.status == "ok":
-            result = TestResult(gid, pts, pts, "passed")
-        elif run.status == "timeout":
-            result = TestResult(gid, 0, pts, "timeout", run.evalue)
-        elif run.status == "not run":
-            result = TestResult(gid, 0, pts, "not run", run.evalue)
-        elif run.ename == "NotImplementedError":
-            result = TestResult(gid, 0, pts, "not written", "raises NotImplementedError")
-        elif run.ename == "ExerciseFailed":
-            result = TestResult(gid, 0, pts, "failed", run.evalue.replace(" (see the table above)", ""))
-        else:
-            result = TestResult(gid, 0, pts, "failed", f"{run.ename}: {run.evalue}"[:300])
-        if run.truncated:
-            result.reason += " (output cut)"
-        result.feedback, result.images = text, images
-        sub.tests.append(result)
+        sub.tests.append(_result(gid, pts, run))
     return sub
+
+
+_WORKER = {}
+
+
+def _init_worker(solutions_dir, options):
+    _WORKER["sets"] = load_sets(solutions_dir)
+    _WORKER["options"] = options
+
+
+def _grade_in_worker(path):
+    return grade_notebook(path, _WORKER["sets"], **_WORKER["options"])
+
+
+def grade_all(files, solutions_dir, sets=None, jobs=1, **options):
+    """Grade ``files`` (in order), ``jobs`` at a time in worker processes; yields Submissions in order.
+
+    ``options`` go to :func:`grade_notebook` (timeout, expected_set, seed, sandbox, output_cap).
+    """
+    files = list(files)
+    if jobs <= 1 or len(files) <= 1:
+        sets = sets or load_sets(solutions_dir)
+        for f in files:
+            yield grade_notebook(f, sets, **options)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+                             initargs=(str(solutions_dir), options)) as pool:
+        yield from pool.map(_grade_in_worker, files)
 
 
 def expand(paths):
@@ -257,17 +431,20 @@ def expand(paths):
 
 def write_csv(subs, path, sets):
     """Gradebook: student, file, set, one column per exercise (points), total, max, error, notes
-    (cells that touch the grading machinery, for a human to look at)."""
+    (cells that touch the grading machinery, for a human to look at), the hidden cases' seed and
+    the grading mode (default or sandbox)."""
     ids = []
     for name in sorted({s.set_name for s in subs if s.set_name}):
         ids += [g for g in sets[name].points if g not in ids]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["student", "file", "set", *ids, "total", "max", "error", "notes"])
+        w.writerow(["student", "file", "set", *ids, "total", "max", "error", "notes", "seed", "mode"])
         for s in subs:
             pts = {t.grade_id: t.points for t in s.tests}
             w.writerow([s.student, str(s.path), s.set_name, *[_num(pts[g]) if g in pts else "" for g in ids],
-                        _num(s.total), _num(s.max_points), s.error, "; ".join(s.flags)])
+                        _num(s.total), _num(s.max_points), s.error, "; ".join(s.flags),
+                        "" if s.seed is None else s.seed, "sandbox" if s.sandboxed else "default"])
 
 
 def _num(x):

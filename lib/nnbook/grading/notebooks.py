@@ -6,6 +6,7 @@ A cell's role is in ``cell.metadata["nbgrader"]``: ``solution: true`` for an ans
 ``locked: true`` for a cell the learner must not change. Every such cell has a ``grade_id``.
 """
 import copy
+import hashlib
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -40,6 +41,37 @@ def is_test(cell):
 
 def is_locked(cell):
     return bool(meta(cell).get("locked"))
+
+
+def compute_checksum(cell):
+    """The checksum nbgrader (0.9) stores in ``nbgrader.checksum``: an MD5 of the source, the cell
+    type, whether the cell is graded, an answer, locked (a graded non-answer cell always counts as
+    locked), its grade_id and, for a graded cell, its points as a float."""
+    m = meta(cell)
+    grade, solution = bool(m.get("grade", False)), bool(m.get("solution", False))
+    locked = False if solution else (True if grade else bool(m.get("locked", False)))
+    digest = hashlib.md5()
+    for part in (cell.source, cell.cell_type, str(grade), str(solution), str(locked), m["grade_id"]):
+        digest.update(part.encode("utf-8"))
+    if grade:
+        digest.update(str(float(m["points"])).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def lock(cell):
+    """nbgrader's release metadata: setup and test cells can be neither edited nor deleted in
+    Jupyter, answer cells cannot be deleted; every nbgrader cell gets its checksum and cell_type."""
+    m = meta(cell)
+    if not m:
+        return cell
+    if is_solution(cell):
+        cell.metadata["deletable"] = False
+    elif is_test(cell) or is_locked(cell) or m.get("grade"):
+        cell.metadata["editable"] = False
+        cell.metadata["deletable"] = False
+    cell.metadata["nbgrader"]["cell_type"] = cell.cell_type
+    cell.metadata["nbgrader"]["checksum"] = compute_checksum(cell)
+    return cell
 
 
 def _replace_regions(source, begin, end, replacement, where):
@@ -100,7 +132,8 @@ def student_copy(nb, name="notebook"):
     """The learner's version of a solution notebook, not yet executed.
 
     Solution regions become stubs, markdown answers ``YOUR ANSWER HERE``, hidden tests are
-    removed, outputs, execution counts and widget state are cleared.
+    removed, outputs, execution counts and widget state are cleared; setup and test cells are
+    locked and every nbgrader cell gets its checksum, as nbgrader's own release does (:func:`lock`).
     """
     validate(nb, name)
     nb = copy.deepcopy(nb)
@@ -118,4 +151,5 @@ def student_copy(nb, name="notebook"):
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+        lock(cell)
     return nb

@@ -1,0 +1,139 @@
+"""The class report written next to the gradebook: what to re-teach, at a glance.
+
+Per exercise set and exercise: how many learners got each score, and how many learners were
+given each hint (counted once per learner; by ``Hint.id`` when hints are :class:`~.exercise.Hint`
+objects, else by the hint's text, where texts that differ only in their numbers count as one
+hint, so that the same mistake on differently sized cases counts once). ``class_report.md`` and ``class_report.html`` (with a
+figure of the score distributions).
+"""
+import base64
+import html
+import io
+import re
+from collections import Counter
+from pathlib import Path
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def hint_key(name):
+    """Learners who got "the same" hint are counted together (numbers in a text hint do not count)."""
+    return _NUMBER.sub("#", name) if " " in name else name
+
+
+def summarize(subs, sets):
+    """``{set: {"learners": n, "exercises": {grade_id: {"max": p, "scores": Counter, "hints": Counter}}}}``."""
+    out = {}
+    for s in subs:
+        if not s.set_name or s.error and not s.tests:
+            continue
+        entry = out.setdefault(s.set_name, {"learners": 0, "exercises": {}})
+        entry["learners"] += 1
+        for t in s.tests:
+            ex = entry["exercises"].setdefault(t.grade_id, {"max": t.max_points, "scores": Counter(),
+                                                            "hints": Counter(), "texts": {}})
+            ex["scores"][t.points] += 1
+            for key in dict.fromkeys(hint_key(h) for h in t.hints):
+                ex["hints"][key] += 1
+                ex.setdefault("texts", {}).setdefault(key, set()).update(h for h in t.hints if hint_key(h) == key)
+    order = {name: list(sets[name].points) if name in sets else [] for name in out}
+    for name, entry in out.items():
+        entry["exercises"] = {g: entry["exercises"][g] for g in order[name] if g in entry["exercises"]} | \
+            {g: v for g, v in entry["exercises"].items() if g not in order[name]}
+    return dict(sorted(out.items()))
+
+
+def label(ex, key):
+    """How a hint is shown: its text (the first variant, when its numbers differ between learners)."""
+    texts = sorted(ex.get("texts", {}).get(key, ())) or [key]
+    return texts[0] + (f" (and {len(texts) - 1} variant{'s' if len(texts) > 2 else ''} with other numbers)"
+                       if len(texts) > 1 else "")
+
+
+def _num(x):
+    return f"{int(x)}" if float(x).is_integer() else f"{x:g}"
+
+
+def markdown(summary):
+    lines = ["# Class report", ""]
+    if not summary:
+        return "\n".join(lines + ["No graded submissions.", ""])
+    for name, entry in summary.items():
+        n = entry["learners"]
+        lines += [f"## {name} ({n} learner{'s' if n != 1 else ''})", "",
+                  "| exercise | full marks | score distribution (points: learners) | mean |", "|---|---|---|---|"]
+        for gid, ex in entry["exercises"].items():
+            total = sum(ex["scores"].values())
+            full = ex["scores"].get(ex["max"], 0)
+            dist = ", ".join(f"{_num(p)}: {c}" for p, c in sorted(ex["scores"].items()))
+            mean = sum(p * c for p, c in ex["scores"].items()) / max(total, 1)
+            lines.append(f"| `{gid}` | {full} of {total} | {dist} | {mean:.2g} / {_num(ex['max'])} |")
+        lines.append("")
+        for gid, ex in entry["exercises"].items():
+            if ex["hints"]:
+                lines.append(f"**{gid}** — hints given:")
+                for hint, c in ex["hints"].most_common():
+                    lines.append(f"- {c} of {n}: {label(ex, hint)}")
+                lines.append("")
+    return "\n".join(lines)
+
+
+def figure_png(entry, title):
+    """Bar charts of the score distribution, one panel per exercise (PNG, base64)."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    exercises = list(entry["exercises"].items())
+    fig, axes = plt.subplots(1, len(exercises), figsize=(2.6 * len(exercises), 2.6), squeeze=False)
+    for ax, (gid, ex) in zip(axes[0], exercises):
+        scores = sorted(set(ex["scores"]) | {0, ex["max"]})
+        ax.bar([_num(p) for p in scores], [ex["scores"].get(p, 0) for p in scores], color="#4a7fb5")
+        ax.set_title(gid, fontsize=9)
+        ax.set_xlabel("points", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0][0].set_ylabel("learners", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def html_page(summary):
+    e = html.escape
+    parts = ["<h1>Class report</h1>"]
+    if not summary:
+        parts.append("<p>No graded submissions.</p>")
+    for name, entry in summary.items():
+        n = entry["learners"]
+        parts.append(f"<h2>{e(name)} ({n} learner{'s' if n != 1 else ''})</h2>")
+        try:
+            png = figure_png(entry, f"{name}: score distribution")
+            parts.append(f"<img alt='score distribution per exercise' src='data:image/png;base64,{png}'>")
+        except Exception as exc:                 # the tables still say everything
+            parts.append(f"<p>(no figure: {e(str(exc))})</p>")
+        rows = []
+        for gid, ex in entry["exercises"].items():
+            total = sum(ex["scores"].values())
+            dist = ", ".join(f"{_num(p)}: {c}" for p, c in sorted(ex["scores"].items()))
+            hints = "".join(f"<li>{c} of {n}: {e(label(ex, h))}</li>" for h, c in ex["hints"].most_common())
+            rows.append(f"<tr><td><code>{e(gid)}</code></td><td>{ex['scores'].get(ex['max'], 0)} of {total}</td>"
+                        f"<td>{e(dist)}</td><td><ul>{hints}</ul></td></tr>")
+        parts.append("<table><tr><th>exercise</th><th>full marks</th><th>scores (points: learners)</th>"
+                     f"<th>hints given</th></tr>{''.join(rows)}</table>")
+    style = ("body{font-family:sans-serif;max-width:70em;margin:2em auto}td,th{padding:.2em .8em;"
+             "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}img{max-width:100%}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Class report</title><style>{style}</style>"
+            f"</head><body>{''.join(parts)}</body></html>\n")
+
+
+def write_class_report(subs, sets, folder):
+    """Write ``folder/class_report.md`` and ``.html``; returns their paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = summarize(subs, sets)
+    md, page = folder / "class_report.md", folder / "class_report.html"
+    md.write_text(markdown(summary), encoding="utf-8")
+    page.write_text(html_page(summary), encoding="utf-8")
+    return [md, page]

@@ -1,0 +1,544 @@
+"""Call a learner's functions in an untrusted kernel and get plain data back (graded runs).
+
+The grader never trusts the learner's kernel: it installs a small server there (:data:`SERVER`,
+self-contained: it does not import ``nnbook.grading``) through ordinary execute requests, then
+calls the learner's functions through it. Requests are JSON, base64-encoded, in the code of the
+request; replies come back as one display output of type :data:`MIME`, whose JSON is
+*validated* here: only
+
+- arrays as bytes + dtype + shape (numeric and bool dtypes only, sizes capped),
+- numbers, booleans, None, strings,
+- tuples, lists and dicts (string keys) of these,
+- an exception as (type name, message, the learner's line),
+- an opaque handle for anything else (e.g. a forward's cache object), which stays in the kernel
+  and can be passed back by id.
+
+Anything else, a malformed reply, or no reply in time makes the call raise here, which the
+checker reports as a failed case with the reason. After each call the post-call contents of the
+array arguments are copied back into the caller's arrays (so in-place modification is detected
+and in-place updates are visible), and ``numpy.random.Generator`` arguments travel as their
+bit-generator state.
+
+:class:`KernelChannel` does the calls; :func:`parse_checks` reads a test cell's
+``check("id", fn[, forward], hidden=...)`` calls, which :mod:`.grader` then runs with
+:func:`nnbook.grading.checker.evaluate` in its own process on proxies from the channel.
+"""
+import ast
+import base64
+import json
+import math
+import re
+import secrets
+from dataclasses import dataclass
+
+import numpy as np
+
+MIME = "application/x-nnbook-reply"
+MAX_REPLY_CHARS = 64_000_000        # JSON text of one reply
+MAX_ARRAY_BYTES = 32_000_000        # one array
+MAX_ITEMS = 10_000                  # elements of one tuple/list/dict
+MAX_DEPTH = 12
+MAX_STRING = 100_000
+_DTYPE = re.compile(r"^[<>|=][biuf][1248]$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,79}$")
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+
+# The kernel-side server. Executed in the learner's namespace; defines __nnbook_rpc__ only.
+SERVER = r'''
+def __nnbook_install():
+    import base64, json, os, sys, traceback
+    import numpy
+    from IPython.display import publish_display_data
+    mime = "application/x-nnbook-reply"
+    handles = {}
+    ns = globals()
+    system = tuple(p for p in {sys.prefix, sys.base_prefix, sys.exec_prefix} if p)
+
+    def dec(v):
+        t = v["t"]
+        if t == "a":
+            a = numpy.frombuffer(base64.b64decode(v["b"]), dtype=numpy.dtype(v["d"]))
+            return a.reshape(v["s"]).copy()
+        if t == "g":
+            return numpy.frombuffer(base64.b64decode(v["b"]), dtype=numpy.dtype(v["d"]))[0]
+        if t == "n":
+            return v["v"]
+        if t == "f":
+            return float(v["v"])
+        if t in ("tuple", "list"):
+            items = [dec(x) for x in v["v"]]
+            return tuple(items) if t == "tuple" else items
+        if t == "dict":
+            return {k: dec(x) for k, x in zip(v["k"], v["v"])}
+        if t == "h":
+            return handles[v["id"]]
+        if t == "rng":
+            g = numpy.random.Generator(getattr(numpy.random, v["bg"])())
+            g.bit_generator.state = v["state"]
+            return g
+        raise TypeError("unknown value " + repr(t))
+
+    def enc(v, depth=0):
+        if depth > 10:
+            return handle(v)
+        if isinstance(v, numpy.ndarray) and v.dtype.kind in "biuf" and type(v) is numpy.ndarray:
+            a = numpy.ascontiguousarray(v)
+            return {"t": "a", "d": a.dtype.str, "s": list(a.shape), "b": base64.b64encode(a.tobytes()).decode()}
+        if v is None or type(v) in (bool, int, str):
+            return {"t": "n", "v": v}
+        if type(v) is float:
+            return {"t": "f", "v": repr(v)}
+        if isinstance(v, numpy.generic) and v.dtype.kind in "biuf":
+            return {"t": "g", "d": v.dtype.str, "b": base64.b64encode(v.tobytes()).decode()}
+        if type(v) in (tuple, list):
+            return {"t": type(v).__name__, "v": [enc(x, depth + 1) for x in v]}
+        if type(v) is dict and all(type(k) is str for k in v):
+            return {"t": "dict", "k": list(v), "v": [enc(x, depth + 1) for x in v.values()]}
+        return handle(v)
+
+    def handle(v):
+        i = len(handles) + 1
+        handles[i] = v
+        return {"t": "h", "id": i, "type": type(v).__name__}
+
+    def walk(v, arrays, rngs):
+        if isinstance(v, numpy.ndarray):
+            arrays.append(v)
+        elif isinstance(v, numpy.random.Generator):
+            rngs.append(v)
+        elif type(v) in (tuple, list):
+            for x in v:
+                walk(x, arrays, rngs)
+        elif type(v) is dict:
+            for x in v.values():
+                walk(x, arrays, rngs)
+
+    def where(exc):
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if f.name != "rpc" and not f.filename.startswith(system)
+                  and os.sep + "nnbook" + os.sep not in f.filename]
+        if not frames:
+            return "", ""
+        f = frames[-1]
+        code = (f.line or "").strip()[:80]
+        return "line %d in %s" % (f.lineno, f.name) + (": " + code if code else ""), f.name
+
+    def rpc(request):
+        req = json.loads(base64.b64decode(request))
+        reply = {"nonce": req["nonce"]}
+        try:
+            if req.get("drop"):
+                handles.clear()
+            args, kwargs = dec(req["args"]), dec(req["kwargs"])
+            fn = ns.get(req["fn"])
+            if not callable(fn):
+                reply.update(status="missing")
+            else:
+                try:
+                    result = fn(*args, **kwargs)
+                    reply.update(status="ok", value=enc(result))
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:
+                    line = str(exc).strip().splitlines()
+                    loc, name = where(exc)
+                    reply.update(status="raised", type=type(exc).__name__, message=line[0][:200] if line else "",
+                                 where=loc, function=name, not_implemented=isinstance(exc, NotImplementedError))
+            arrays, rngs = [], []
+            walk((args, kwargs), arrays, rngs)
+            reply["after"] = [enc(a) for a in arrays]
+            reply["rngs"] = [g.bit_generator.state for g in rngs]
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            reply = {"nonce": req.get("nonce"), "status": "server", "message": type(exc).__name__ + ": " + str(exc)[:200]}
+        publish_display_data({mime: json.dumps(reply)})
+
+    ns["__nnbook_rpc__"] = rpc
+
+
+__nnbook_install()
+del __nnbook_install
+'''
+
+
+class ChannelError(Exception):
+    """The kernel did not answer a call properly (no reply, a malformed reply, a dead kernel)."""
+
+
+class NoReply(ChannelError):
+    pass
+
+
+class BadReply(ChannelError):
+    pass
+
+
+class KernelGone(ChannelError):
+    pass
+
+
+class CallTimeout(ChannelError):
+    pass
+
+
+class LearnerError(Exception):
+    """An exception the learner's code raised in the kernel (its class is named like the original)."""
+
+
+class LearnerNotImplemented(NotImplementedError):
+    """The learner's function (or a helper it calls) still raises NotImplementedError."""
+
+    def __init__(self, message, function=""):
+        super().__init__(message)
+        self.function = function
+
+
+_ERROR_CLASSES = {}
+
+
+def learner_error(type_name, message):
+    """An exception whose class is named ``type_name`` (as the learner's was), carrying ``message``."""
+    if not _NAME.match(type_name or ""):
+        type_name = "Exception"
+    cls = _ERROR_CLASSES.get(type_name)
+    if cls is None:
+        cls = _ERROR_CLASSES[type_name] = type(type_name.rsplit(".", 1)[-1], (LearnerError,), {})
+    return cls(message)
+
+
+@dataclass(frozen=True)
+class RemoteObject:
+    """An opaque value kept in the kernel (e.g. a cache object); passed back by id."""
+    id: int
+    type_name: str
+
+    def __repr__(self):
+        return f"<{self.type_name} in the learner's kernel>"
+
+
+# ---------------------------------------------------------------------------------------------
+# grader side: encoding of arguments, strict decoding of replies
+def encode(value, depth=0):
+    """Arguments of a call, as JSON-able data (only the kinds a case may hold)."""
+    if depth > MAX_DEPTH:
+        raise TypeError("arguments nested too deeply")
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"cannot send an array of dtype {value.dtype}")
+        a = np.ascontiguousarray(value)
+        return {"t": "a", "d": a.dtype.str, "s": list(a.shape), "b": base64.b64encode(a.tobytes()).decode()}
+    if value is None or type(value) in (bool, int, str):
+        return {"t": "n", "v": value}
+    if isinstance(value, float) and not isinstance(value, np.generic):
+        return {"t": "f", "v": repr(float(value))}
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        return {"t": "g", "d": value.dtype.str, "b": base64.b64encode(value.tobytes()).decode()}
+    if isinstance(value, (tuple, list)):
+        return {"t": "tuple" if isinstance(value, tuple) else "list", "v": [encode(v, depth + 1) for v in value]}
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError("dict arguments need string keys")
+        return {"t": "dict", "k": list(value), "v": [encode(v, depth + 1) for v in value.values()]}
+    if isinstance(value, np.random.Generator):
+        bg = type(value.bit_generator).__name__
+        if bg not in _BIT_GENERATORS:
+            raise TypeError(f"cannot send a {bg} generator")
+        return {"t": "rng", "bg": bg, "state": value.bit_generator.state}
+    if isinstance(value, RemoteObject):
+        return {"t": "h", "id": value.id}
+    raise TypeError(f"cannot send a {type(value).__name__} to the learner's kernel")
+
+
+def _bad(why):
+    raise BadReply(f"your kernel sent back something that is not plain data ({why})")
+
+
+def _keys(value, allowed, required):
+    if not isinstance(value, dict):
+        _bad("not an object")
+    extra = set(value) - set(allowed)
+    if extra or not set(required) <= set(value):
+        _bad("unexpected fields")
+
+
+def _array_bytes(b64, nbytes_cap):
+    if not isinstance(b64, str) or len(b64) > nbytes_cap * 4 // 3 + 8:
+        _bad("array too large")
+    try:
+        return base64.b64decode(b64, validate=True)
+    except Exception:
+        _bad("bad array bytes")
+
+
+def decode(value, depth=0):
+    """A reply's value, validated: raises :class:`BadReply` for anything that is not plain data."""
+    if depth > MAX_DEPTH:
+        _bad("nested too deeply")
+    if not isinstance(value, dict) or not isinstance(value.get("t"), str):
+        _bad("not a tagged value")
+    t = value["t"]
+    if t == "a":
+        _keys(value, ("t", "d", "s", "b"), ("t", "d", "s", "b"))
+        d, s = value["d"], value["s"]
+        if not isinstance(d, str) or not _DTYPE.match(d):
+            _bad(f"dtype {str(d)[:20]!r}")
+        if not isinstance(s, list) or len(s) > 8 or not all(type(n) is int and 0 <= n for n in s):
+            _bad("shape")
+        dtype = np.dtype(d)
+        n = math.prod(s)
+        if n * dtype.itemsize > MAX_ARRAY_BYTES:
+            _bad("array too large")
+        raw = _array_bytes(value["b"], MAX_ARRAY_BYTES)
+        if len(raw) != n * dtype.itemsize:
+            _bad("array size does not match its shape")
+        return np.frombuffer(raw, dtype=dtype).reshape(s).copy()
+    if t == "g":
+        _keys(value, ("t", "d", "b"), ("t", "d", "b"))
+        if not isinstance(value["d"], str) or not _DTYPE.match(value["d"]):
+            _bad("dtype")
+        dtype = np.dtype(value["d"])
+        raw = _array_bytes(value["b"], 16)
+        if len(raw) != dtype.itemsize:
+            _bad("scalar size")
+        return np.frombuffer(raw, dtype=dtype)[0]
+    if t == "n":
+        _keys(value, ("t", "v"), ("t", "v"))
+        v = value["v"]
+        if v is None or type(v) is bool:
+            return v
+        if type(v) is int:
+            if abs(v) > 2 ** 63:
+                _bad("integer too large")
+            return v
+        if type(v) is str:
+            if len(v) > MAX_STRING:
+                _bad("string too long")
+            return v
+        _bad("scalar")
+    if t == "f":
+        _keys(value, ("t", "v"), ("t", "v"))
+        if not isinstance(value["v"], str) or len(value["v"]) > 40:
+            _bad("float")
+        try:
+            return float(value["v"])
+        except ValueError:
+            _bad("float")
+    if t in ("tuple", "list"):
+        _keys(value, ("t", "v"), ("t", "v"))
+        if not isinstance(value["v"], list) or len(value["v"]) > MAX_ITEMS:
+            _bad("sequence")
+        items = [decode(v, depth + 1) for v in value["v"]]
+        return tuple(items) if t == "tuple" else items
+    if t == "dict":
+        _keys(value, ("t", "k", "v"), ("t", "k", "v"))
+        k, v = value["k"], value["v"]
+        if (not isinstance(k, list) or not isinstance(v, list) or len(k) != len(v) or len(k) > MAX_ITEMS
+                or not all(isinstance(x, str) and len(x) <= 200 for x in k)):
+            _bad("dict")
+        return {key: decode(x, depth + 1) for key, x in zip(k, v)}
+    if t == "h":
+        _keys(value, ("t", "id", "type"), ("t", "id", "type"))
+        if type(value["id"]) is not int or not isinstance(value["type"], str):
+            _bad("handle")
+        return RemoteObject(value["id"], value["type"][:80])
+    _bad(f"kind {t[:20]!r}")
+
+
+def _walk(value, arrays, rngs):
+    """Arrays and generators inside arguments, in the order the server walks them."""
+    if isinstance(value, np.ndarray):
+        arrays.append(value)
+    elif isinstance(value, np.random.Generator):
+        rngs.append(value)
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            _walk(v, arrays, rngs)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _walk(v, arrays, rngs)
+
+
+def _copy_back(arrays, after):
+    """Put the kernel's post-call contents of the array arguments into the local arrays."""
+    if not isinstance(after, list) or len(after) != len(arrays):
+        _bad("arguments after the call")
+    for local, enc in zip(arrays, after):
+        remote = decode(enc)
+        if not isinstance(remote, np.ndarray):
+            _bad("argument after the call")
+        if remote.shape == local.shape and remote.dtype == local.dtype:
+            if local.flags.writeable:
+                local[...] = remote
+        elif local.flags.writeable and local.dtype.kind == "f":
+            local[...] = np.nan           # changed shape or dtype in place: certainly modified
+
+
+# ---------------------------------------------------------------------------------------------
+class KernelChannel:
+    """Calls into one running kernel of an :class:`nbclient.NotebookClient` (see :mod:`.execute`).
+
+    ``run_code(source, timeout) -> (outputs, status)`` executes code in the kernel, where status
+    is ``"ok"``, ``"error"``, ``"timeout"``, ``"dead"`` or ``"stuck"``.
+    """
+
+    def __init__(self, run_code):
+        self.run_code = run_code
+        self.installed = False
+        self.gone = ""           # why the kernel can no longer be used
+        self.budget = None
+        self.timed_out = False
+        self._drop = False
+
+    def start_cell(self, seconds):
+        """A new test cell: each call may take ``seconds``; after one call timed out, the cell's
+        other calls fail at once. The kernel may forget the handles of earlier cells."""
+        self.budget = seconds
+        self.timed_out, self._drop = False, True
+
+    def _remaining(self):
+        if self.timed_out:
+            raise CallTimeout(f"took longer than {self.budget:g} s (an endless loop?)")
+        return self.budget or 60
+
+    def _run(self, source):
+        left = self._remaining()
+        outputs, status = self.run_code(source, left)
+        if status == "dead":
+            self.gone = "the kernel died while running this cell"
+            raise KernelGone(self.gone)
+        if status in ("timeout", "stuck"):
+            self.timed_out = True
+            if status == "stuck":
+                self.gone = "the kernel was stuck after a timeout"
+            raise CallTimeout(f"took longer than {self.budget:g} s (an endless loop?)")
+        return outputs, status
+
+    def install(self):
+        if not self.installed:
+            self._run(SERVER)
+            self.installed = True
+
+    def call(self, name, args, kwargs):
+        """Call ``name(*args, **kwargs)`` in the kernel; returns the decoded value or raises."""
+        if self.gone:
+            raise KernelGone(self.gone)
+        self.install()
+        nonce = secrets.token_hex(8)
+        request = {"nonce": nonce, "fn": name, "args": encode(tuple(args)), "kwargs": encode(dict(kwargs)),
+                   "drop": self._drop}
+        self._drop = False
+        blob = base64.b64encode(json.dumps(request).encode()).decode()
+        outputs, status = self._run(f"__nnbook_rpc__('{blob}')")
+        reply = _find_reply(outputs, nonce)
+        if reply is None:
+            raise NoReply("your kernel sent no answer for this call (did a cell change how the kernel runs "
+                          "code, or hide its output?)")
+        kind = reply.get("status")
+        if kind == "server":
+            raise BadReply(f"the call could not be made in your kernel: {str(reply.get('message'))[:200]}")
+        arrays, rngs = [], []
+        _walk((tuple(args), dict(kwargs)), arrays, rngs)
+        _copy_back(arrays, reply.get("after"))
+        _set_rngs(rngs, reply.get("rngs"))
+        if kind == "missing":
+            raise learner_error("NameError", f"name '{name}' is not defined in your notebook")
+        if kind == "raised":
+            return _raise_learner(reply)
+        if kind == "ok":
+            return decode(reply.get("value"))
+        _bad("status")
+
+    def function(self, name):
+        """A callable that forwards every call to the kernel's ``name``."""
+        def proxy(*args, **kwargs):
+            return self.call(name, args, kwargs)
+        proxy.__name__ = proxy.__qualname__ = name
+        return proxy
+
+
+def _find_reply(outputs, nonce):
+    found = None
+    for out in outputs:
+        if out.get("output_type") not in ("display_data", "execute_result"):
+            continue
+        text = (out.get("data") or {}).get(MIME)
+        if not isinstance(text, str) or len(text) > MAX_REPLY_CHARS:
+            continue
+        try:
+            reply = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(reply, dict) and reply.get("nonce") == nonce:
+            found = reply
+    return found
+
+
+def _set_rngs(rngs, states):
+    if not isinstance(states, list) or len(states) != len(rngs):
+        _bad("generators after the call")
+    for g, state in zip(rngs, states):
+        if not isinstance(state, dict) or state.get("bit_generator") != type(g.bit_generator).__name__:
+            _bad("generator state")
+        try:
+            g.bit_generator.state = state
+        except Exception:
+            _bad("generator state")
+
+
+def _raise_learner(reply):
+    for key in ("type", "message", "where", "function"):
+        if not isinstance(reply.get(key, ""), str):
+            _bad("exception")
+    message = reply.get("message", "")[:150]
+    where = reply.get("where", "")[:160]
+    text = message + (f" ({where})" if where else "")
+    if reply.get("not_implemented") is True:
+        raise LearnerNotImplemented(text, reply.get("function", "")[:80])
+    raise learner_error(reply.get("type", "Exception"), text)
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CheckCall:
+    """One ``check("exercise", fn[, forward], hidden=...)`` of a test cell."""
+    exercise: str
+    fn: str
+    forward: str = None
+    hidden: bool = False
+
+
+class TestCellFormatError(ValueError):
+    """A solution test cell the grader cannot run outside the kernel."""
+
+
+def parse_checks(source, where="test cell"):
+    """The ``check(...)`` calls of a test cell, in order. Anything else in the cell is an error:
+    graded test cells are run by the grader, not in the learner's kernel."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise TestCellFormatError(f"{where}: not valid Python ({exc.msg})") from None
+    checks = []
+    for node in tree.body:
+        call = node.value if isinstance(node, ast.Expr) else None
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "check"):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue                  # e.g. 'from nnbook.grading import check'
+            raise TestCellFormatError(f"{where}: only check(...) calls can be graded, found "
+                                      f"{ast.unparse(node)[:60]!r}")
+        args = call.args
+        if not (1 <= len(args) <= 3 and isinstance(args[0], ast.Constant) and isinstance(args[0].value, str)
+                and all(isinstance(a, ast.Name) for a in args[1:])):
+            raise TestCellFormatError(f"{where}: expected check('id', fn[, forward]), got {ast.unparse(call)[:80]!r}")
+        hidden = False
+        for kw in call.keywords:
+            if kw.arg != "hidden" or not isinstance(kw.value, ast.Constant) or not isinstance(kw.value.value, bool):
+                raise TestCellFormatError(f"{where}: unsupported argument in {ast.unparse(call)[:80]!r}")
+            hidden = kw.value.value
+        if len(args) < 2:
+            raise TestCellFormatError(f"{where}: check needs the learner's function: {ast.unparse(call)[:80]!r}")
+        checks.append(CheckCall(args[0].value, args[1].id, args[2].id if len(args) > 2 else None, hidden))
+    if not checks:
+        raise TestCellFormatError(f"{where}: no check(...) call")
+    return checks

@@ -1,0 +1,402 @@
+"""Grades that can be trusted (issue 11).
+
+- The ``cheat_*`` submissions (tests/fixtures/make_submissions.py) score 0 on what they cheated:
+  in the default mode for the tricks inside the kernel (tests/test_grading_cli.py), under
+  ``--sandbox`` for all of them, including reading the solutions or nnbook's source from disk.
+- Honest work grades the same with and without ``--sandbox``; a run is repeatable (same seed,
+  same gradebook; serial and ``--jobs 2`` alike) and only the seed changes with ``--seed``.
+- Each guard is shown to be what stops its cheat: with it switched off, the cheat works.
+- The channel to the kernel accepts plain data only; ``check()`` refuses nnbook's own code.
+"""
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from nnbook.grading import remote
+from nnbook.grading.sandbox import sandbox_problem
+from test_grading_cli import CHEATS, DISK_CHEATS, EXPECTED
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBMISSIONS = ROOT / "tests" / "fixtures" / "submissions"
+CLI = [sys.executable, "-m", "nnbook.cli"]
+needs_sandbox = pytest.mark.skipif(sandbox_problem() is not None, reason=f"{sandbox_problem()}")
+
+
+def _rows(path):
+    return {r["student"]: r for r in csv.DictReader(open(path, encoding="utf-8"))}
+
+
+def _grade(args, cwd, timeout=900):
+    home = Path(cwd) / "home"
+    home.mkdir(exist_ok=True)
+    return subprocess.run(CLI + ["grade", *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout, env=dict(os.environ, HOME=str(home)))
+
+
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sandboxed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sandboxed")
+    proc = _grade([SUBMISSIONS, "--sandbox", "--jobs", "2", "--timeout", "5", "--seed", "7",
+                   "--csv", out / "grades.csv", "--feedback", out / "fb"], out)
+    assert proc.returncode == 0, proc.stderr
+    return proc, _rows(out / "grades.csv"), out
+
+
+@needs_sandbox
+@pytest.mark.parametrize("student", sorted(CHEATS) + sorted(DISK_CHEATS))
+def test_cheats_score_zero_on_what_they_cheated_under_sandbox(sandboxed, student):
+    rows = sandboxed[1]
+    row = rows[student]
+    if student in DISK_CHEATS:       # in the default mode they get full marks (test_grading_cli.py)
+        assert float(row["total"]) == 0, row
+        return
+    total, top, points, _ = CHEATS[student]
+    assert (float(row["total"]), float(row["max"])) == (total, top), row
+    for exercise, pts in points.items():
+        assert float(row[exercise]) == pts, (exercise, row)
+
+
+@needs_sandbox
+def test_disk_cheats_find_nothing_under_sandbox(sandboxed):
+    out = sandboxed[2]
+    for student in DISK_CHEATS:
+        text = (out / "fb" / f"{student}_ex3_convolution.md").read_text(encoding="utf-8")
+        assert "name 'conv2d_forward' is not defined" in text, student
+
+
+@needs_sandbox
+def test_honest_work_grades_the_same_with_and_without_sandbox(sandboxed):
+    rows = sandboxed[1]
+    honest = [s for s in EXPECTED if not s.startswith("cheat_")]
+    assert len(honest) >= 10
+    for student in honest:
+        total, top, points, _ = EXPECTED[student]       # the default mode's scores
+        row = rows[student]
+        assert (float(row["total"]), float(row["max"])) == (total, top), row
+        for exercise, pts in points.items():
+            assert float(row[exercise]) == pts, (exercise, row)
+    assert {r["mode"] for r in rows.values()} == {"sandbox"}
+    assert {r["seed"] for r in rows.values()} == {"7"}
+
+
+@needs_sandbox
+def test_sandbox_solutions_full_marks(tmp_path):
+    proc = _grade([ROOT / "solutions", "--sandbox", "--seed", "3", "--csv", tmp_path / "g.csv", "--feedback", ""],
+                  tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(open(tmp_path / "g.csv", encoding="utf-8")))
+    assert len(rows) == 5
+    for r in rows:
+        assert r["error"] == "" and float(r["total"]) == float(r["max"]) > 0, r
+
+
+@needs_sandbox
+def test_the_sandbox_hides_the_repository_and_the_network(tmp_path):
+    """What a sandboxed kernel sees: no solutions, no nnbook source, no network, no writable system."""
+    from nnbook.grading.execute import run_notebook
+    from nnbook.grading.guard import build_overlay, package_dir
+    from nnbook.grading.sandbox import SandboxLaunch
+    probe = ("import os, socket, nnbook\n"
+             f"print('solutions', os.path.exists({str(ROOT / 'solutions')!r}))\n"
+             f"print('source', os.path.exists({str(package_dir() / 'functional' / 'conv.py')!r}) and "
+             f"'NotAvailableError' not in open({str(package_dir() / 'functional' / 'conv.py')!r}).read())\n"
+             "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=2); print('network True')\n"
+             "except OSError:\n    print('network False')\n"
+             "try:\n    open('/usr/nnbook-probe', 'w'); print('system-writable True')\n"
+             "except OSError:\n    print('system-writable False')\n"
+             "open('/tmp/mine', 'w').write('x'); print('tmp-writable True')\n"
+             "print('limits', [l.split()[-3] for l in open('/proc/self/limits') if l.startswith('Max processes')])")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    build_overlay(overlay, "ex3_convolution", ("nnbook.functional.conv2d_forward",))
+    runs = run_notebook(nb, timeout=30, kernel=SandboxLaunch(overlay))
+    assert runs[0].status == "ok", runs[0]
+    text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    for line in ("solutions False", "source False", "network False", "system-writable False", "tmp-writable True"):
+        assert line in text, (line, text)
+    assert "limits ['256']" in text, text
+
+
+# ---------------------------------------------------------------------------------------------
+def test_same_seed_same_gradebook_serial_or_parallel(tmp_path):
+    folder = tmp_path / "subs"
+    (folder / "solutions").mkdir(parents=True)
+    for name in ("ex1_fully_connected", "ex3_convolution", "ex5_dropout"):
+        shutil.copy(ROOT / "solutions" / f"{name}.ipynb", folder / "solutions")
+    for name in ("conv_off_by_one", "dropout_not_rescaled", "cheat_import_own"):
+        shutil.copy(SUBMISSIONS / f"{name}.ipynb", folder)
+    runs = {}
+    for key, args in (("serial", ["--jobs", "1", "--seed", "5"]), ("parallel", ["--jobs", "2", "--seed", "5"]),
+                      ("other seed", ["--jobs", "2", "--seed", "6"])):
+        proc = _grade([folder, *args, "--timeout", "20", "--csv", tmp_path / f"{key}.csv", "--feedback", ""],
+                      tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        runs[key] = (tmp_path / f"{key}.csv").read_text(encoding="utf-8")
+    assert runs["serial"] == runs["parallel"]
+    a, c = _rows(tmp_path / "serial.csv"), _rows(tmp_path / "other seed.csv")
+    assert {r["seed"] for r in a.values()} == {"5"} and {r["seed"] for r in c.values()} == {"6"}
+    strip = lambda rows: {k: {f: v for f, v in r.items() if f != "seed"} for k, r in rows.items()}  # noqa: E731
+    assert strip(a) == strip(c)
+    assert float(a["conv_off_by_one"]["total"]) == 4 and float(a["cheat_import_own"]["total"]) == 7
+
+
+def test_hidden_cases_follow_the_grading_seed():
+    from nnbook.grading.exercise import grading_seed
+    from nnbook.grading.exercises import EXERCISES
+    ex = EXERCISES["conv2d_forward"]
+
+    def first_x(cases):
+        return cases[0].args[0]
+    visible = [c.args[0] for c in ex.cases()]
+    with grading_seed(123):
+        assert all(np.array_equal(a, c.args[0]) for a, c in zip(visible, ex.cases()))     # visible: fixed
+        seeded = first_x(ex.cases(hidden=True))
+    assert np.array_equal(seeded, first_x(ex.cases(hidden=True, seed=123)))              # reproducible
+    assert not np.array_equal(seeded, first_x(ex.cases(hidden=True, seed=124)))
+    assert not np.array_equal(seeded, first_x(ex.cases(hidden=True)))      # the notebook's hidden cases
+
+
+# ---------------------------------------------------------------------------------------------
+# each guard is what stops its cheat
+def _assembled(name):
+    from nnbook.grading.grader import assemble, detect_set, load_sets
+    sets = load_sets(ROOT / "solutions")
+    nb = nbformat.read(SUBMISSIONS / f"{name}.ipynb", as_version=4)
+    set_name = detect_set(nb, sets)
+    return assemble(nb, sets[set_name].nb), sets[set_name]
+
+
+@pytest.mark.parametrize("name, cheated", [("cheat_input_transformer", ("conv2d_forward", "conv2d_backward")),
+                                           ("cheat_swallow_exceptions", ("conv2d_forward", "conv2d_backward")),
+                                           ("cheat_patch_check_numpy", ("relu_forward",))])
+def test_in_kernel_cheats_fool_a_kernel_that_judges_itself(tmp_path, name, cheated):
+    """Run the restored test cells *in* the learner's kernel and judge them as nbgrader does (a test
+    cell passes when it shows no error): the cheat makes them pass. The grader, which judges outside
+    the kernel, gives them 0 (test_grading_cli.py)."""
+    from nnbook.grading.execute import run_notebook
+    from nnbook.grading.notebooks import grade_id, is_test
+    nb, _ = _assembled(name)
+    run_notebook(nb, timeout=20, env=dict(os.environ, HOME=str(tmp_path)))
+    shown = {grade_id(c): [o.get("output_type") for o in c.outputs] for c in nb.cells if is_test(c)}
+    for gid in cheated:
+        assert "error" not in shown[gid], (gid, shown)
+
+
+@pytest.mark.parametrize("name, cheated", [("cheat_import_own", ("relu_forward", "relu_backward")),
+                                           ("cheat_sys_modules", ("conv2d_forward", "conv2d_backward")),
+                                           ("cheat_layer_wrapper", ("conv2d_forward", "conv2d_backward"))])
+def test_without_the_overlay_nnbooks_own_code_would_pass(monkeypatch, tmp_path, name, cheated):
+    from nnbook.grading import guard
+    from nnbook.grading.grader import grade_notebook, load_sets
+
+    def plain_copy(dest, set_name, not_available):
+        shutil.copytree(guard.package_dir(), Path(dest) / "nnbook", ignore=shutil.ignore_patterns("__pycache__"))
+        return Path(dest), {}
+    monkeypatch.setattr(guard, "build_overlay", plain_copy)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    sub = grade_notebook(SUBMISSIONS / f"{name}.ipynb", load_sets(ROOT / "solutions"), timeout=20, seed=1)
+    points = {t.grade_id: (t.points, t.max_points) for t in sub.tests}
+    for gid in cheated:
+        assert points[gid][0] == points[gid][1] > 0, (gid, points)
+
+
+def test_private_folders_keep_files_from_later_kernels(monkeypatch, tmp_path):
+    """cheat_writes_files writes IPython startup files; with a shared HOME/IPYTHONDIR (the guard off)
+    the next learner's kernel runs them and loses every point; with private folders nothing happens."""
+    from nnbook.grading import sandbox
+    from nnbook.grading.grader import grade_notebook, load_sets
+    sets = load_sets(ROOT / "solutions")
+    shared = tmp_path / "shared-home"
+    (shared / ".ipython").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(shared))
+
+    def grade_pair():
+        writer = grade_notebook(SUBMISSIONS / "cheat_writes_files.ipynb", sets, timeout=20, seed=1)
+        victim = grade_notebook(ROOT / "solutions" / "ex1_fully_connected.ipynb", sets, timeout=20, seed=1)
+        return writer.total, victim.total
+    assert grade_pair() == (10, 10)
+    original = sandbox.KernelLaunch.prepare
+
+    def shared_folders(self, tmp, env):
+        original(self, tmp, env)
+        env["HOME"], env["IPYTHONDIR"], env["TMPDIR"] = str(shared), str(shared / ".ipython"), str(shared)
+    monkeypatch.setattr(sandbox.KernelLaunch, "prepare", shared_folders)
+    assert grade_pair() == (10, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+def test_overlay_raises_by_every_route(tmp_path):
+    from nnbook.grading.exercise import SETS
+    from nnbook.grading.guard import build_overlay
+    build_overlay(tmp_path, "ex3_convolution", SETS["ex3_convolution"].not_available)
+    code = """
+import importlib, sys, numpy as np
+import nnbook, nnbook.functional as F
+x, W, b = np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), np.zeros(1)
+def attempt(f):
+    try:
+        f(); return 'ran'
+    except Exception as e:
+        return type(e).__name__ + ': ' + str(e)
+print(attempt(lambda: F.conv2d_forward(x, W, b)))
+print(attempt(lambda: importlib.reload(sys.modules['nnbook.functional.conv']).conv2d_forward(x, W, b)))
+print(attempt(lambda: sys.modules['nnbook'].__dict__['functional'].conv._im2col_forward(x, W, b, (1, 1), (0, 0), (2, 2))))
+print(attempt(lambda: nnbook.Conv2d(1, 1, 2)(x.astype(np.float32))))
+print(attempt(lambda: importlib.import_module('nnbook.naive').conv2d_forward(x, W, b)))
+print(attempt(lambda: F.relu_forward(x)))
+print(attempt(lambda: nnbook.MaxPool2d(2)(x)))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(tmp_path)))
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 7, proc.stderr
+    message = "NotAvailableError: grading ex3_convolution: nnbook's own {} is not available to answers — write your own"
+    assert lines[0] == lines[1] == message.format("conv2d_forward")
+    assert lines[2] == message.format("conv2d_forward")          # a private helper only it uses
+    assert lines[3] == message.format("Conv2d")
+    assert lines[4] == message.format("conv2d_forward")
+    assert lines[5] == lines[6] == "ran"                           # what the set allows still works
+
+
+def test_check_refuses_nnbooks_own_implementation(monkeypatch, capsys):
+    import nnbook
+    from nnbook import functional as F
+    from nnbook.grading import ExerciseFailed, check, evaluate
+    from nnbook.grading.guard import OwnCodeWatch
+
+    def mine(x):
+        return np.maximum(x, 0), x
+    assert evaluate("relu_forward", mine).passed
+    for fn in (F.relu_forward, lambda x: F.relu_forward(x), lambda x: (nnbook.ReLU().forward(x), None)):
+        report = evaluate("relu_forward", fn)
+        assert not report.passed
+        assert "is, or calls, nnbook's own implementation (nnbook.functional.relu_forward)" in report.text()
+    with pytest.raises(ExerciseFailed):
+        check("relu_backward", F.relu_backward, mine)
+    assert "nnbook.functional.relu_backward" in capsys.readouterr().out
+    monkeypatch.setattr(OwnCodeWatch, "finish", lambda self, report: report)     # the guard off
+    assert evaluate("relu_forward", F.relu_forward).passed
+
+
+# ---------------------------------------------------------------------------------------------
+def test_channel_accepts_plain_data_only():
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    back = remote.decode(remote.encode((x, 2, 0.5, None, True, "s", {"k": [x]})))
+    assert np.array_equal(back[0], x) and back[0].dtype == np.float32 and back[1:6] == (2, 0.5, None, True, "s")
+    assert np.array_equal(back[6]["k"][0], x)
+    good = remote.encode(x)
+    bad = [{"t": "a", "d": "|O8", "s": [1], "b": ""},                           # object dtype
+           dict(good, s=[3, 3]),                                                # bytes do not match the shape
+           dict(good, d="<c16"),                                                # complex: not allowed
+           {"t": "a", "d": "<f8", "s": [10 ** 5, 10 ** 5], "b": ""},            # too large
+           {"t": "pickle", "v": "gASV"}, {"t": "n", "v": [1, 2]}, {"t": "n", "v": 1.5},
+           {"t": "dict", "k": [1], "v": [{"t": "n", "v": 1}]}, "not an object", dict(good, extra=1)]
+    for value in bad:
+        with pytest.raises(remote.BadReply, match="not plain data"):
+            remote.decode(value)
+    nested = {"t": "n", "v": 1}
+    for _ in range(20):
+        nested = {"t": "list", "v": [nested]}
+    with pytest.raises(remote.BadReply):
+        remote.decode(nested)
+
+
+def test_rng_arguments_travel_as_their_state():
+    g = np.random.default_rng(5)
+    g.random(3)
+    sent = remote.encode(g)
+    rebuilt = np.random.Generator(getattr(np.random, sent["bg"])())
+    rebuilt.bit_generator.state = sent["state"]
+    assert np.array_equal(rebuilt.random(4), g.random(4))
+
+
+def test_test_cells_are_parsed_not_executed():
+    checks = remote.parse_checks('check("conv2d_backward", conv2d_backward, conv2d_forward)\n'
+                                 '### BEGIN HIDDEN TESTS\ncheck("conv2d_backward", conv2d_backward, '
+                                 'conv2d_forward, hidden=True)\n### END HIDDEN TESTS')
+    assert checks == [remote.CheckCall("conv2d_backward", "conv2d_backward", "conv2d_forward", False),
+                      remote.CheckCall("conv2d_backward", "conv2d_backward", "conv2d_forward", True)]
+    for source in ("assert f() == 1", "check('x', f(1))", "check('x', f, hidden=flag)", "pass"):
+        with pytest.raises(remote.TestCellFormatError):
+            remote.parse_checks(source)
+
+
+# ---------------------------------------------------------------------------------------------
+def test_sandbox_without_bubblewrap_stops(monkeypatch, capsys, tmp_path):
+    from nnbook import cli
+    from nnbook.grading import sandbox
+    monkeypatch.setattr(sandbox, "BWRAP", str(tmp_path / "no-bwrap"))
+    assert cli.main(["grade", str(ROOT / "solutions"), "--sandbox", "--feedback", ""]) == 2
+    err = capsys.readouterr()
+    assert "--sandbox needs" in err.err and "nothing was graded" in err.err and "graded" not in err.out
+
+
+def test_grade_from_an_installed_package(tmp_path):
+    """nnbook copied away from the checkout (as a wheel installs it): --solutions is needed, and
+    without it the error says where it looked."""
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "lib" / "nnbook", site / "nnbook", ignore=shutil.ignore_patterns("__pycache__"))
+    env = dict(os.environ, PYTHONPATH=str(site), HOME=str(tmp_path))
+    work = tmp_path / "course"
+    work.mkdir()
+    proc = subprocess.run(CLI + ["grade", str(ROOT / "solutions" / "ex5_dropout.ipynb"), "--feedback", ""],
+                          capture_output=True, text=True, cwd=work, env=env)
+    assert proc.returncode == 2
+    assert "no solution notebooks found (looked in" in proc.stderr and str(work / "solutions") in proc.stderr
+    assert "--solutions" in proc.stderr
+    proc = subprocess.run(CLI + ["grade", str(ROOT / "solutions" / "ex5_dropout.ipynb"), "--feedback", "",
+                                 "--solutions", str(ROOT / "solutions"), "--csv", "g.csv"],
+                          capture_output=True, text=True, cwd=work, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    row = next(iter(_rows(work / "g.csv").values()))
+    assert float(row["total"]) == float(row["max"]) == 5
+
+
+@needs_sandbox
+def test_the_sandbox_view_is_what_stops_the_disk_cheats(monkeypatch, tmp_path):
+    """With the folder of the repository (and of an editable install) visible in the sandbox, the
+    cheat that reads the solutions gets full marks; the one that loads nnbook's source still gets 0
+    while the grading copy is mounted over every nnbook package, and full marks without that."""
+    from nnbook.grading import sandbox
+    from nnbook.grading.grader import grade_notebook, load_sets
+    original = sandbox.SandboxLaunch._visible
+    top = "/" + ROOT.parts[1]
+    monkeypatch.setattr(sandbox.SandboxLaunch, "_visible", lambda self: original(self) + [top])
+    monkeypatch.setenv("HOME", str(tmp_path))
+    sets = load_sets(ROOT / "solutions")
+
+    def total(name):
+        sub = grade_notebook(SUBMISSIONS / f"{name}.ipynb", sets, timeout=20, seed=1, sandbox=True)
+        assert sub.error == "", sub.error
+        return sub.total
+    assert total("cheat_read_solutions") == 7
+    assert total("cheat_read_library") == 0
+    monkeypatch.setattr(sandbox, "_nnbook_copies", lambda: [])
+    assert total("cheat_read_library") == 7
+
+
+def test_class_report_counts_learners_per_hint_id():
+    from nnbook.grading.classreport import markdown, summarize
+    from nnbook.grading.exercise import Hint
+    from nnbook.grading.grader import Submission, TestResult, _report_hints
+
+    class Report:
+        hints = [Hint("conv_backward_overwrites", "overlapping windows add up their contributions")]
+        results = []
+    assert _report_hints(Report()) == ["conv_backward_overwrites"]
+    subs = [Submission(Path(f"{name}.ipynb"), name, "ex3_convolution",
+                       tests=[TestResult("conv2d_backward", pts, 4, "failed" if pts == 0 else "passed", hints=hints)])
+            for name, pts, hints in (("ann", 0, ["conv_backward_overwrites"]), ("bob", 4, []),
+                                     ("cy", 0, ["conv_backward_overwrites", "conv_backward_overwrites"]))]
+    md = markdown(summarize(subs, {}))
+    assert "- 2 of 3: conv_backward_overwrites" in md
+    assert "| `conv2d_backward` | 1 of 3 | 0: 2, 4: 1 |" in md
