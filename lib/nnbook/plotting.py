@@ -87,7 +87,7 @@ def plot_confusion_matrix(y_true, y_pred, num_classes=None, ax=None):
 
 
 def show_feature_maps(maps, ncols=8, title=None, size=1.2):
-    """Channels of one feature map ``(C, H, W)`` as a grid, each with its own colour scale."""
+    """Channels of one feature map ``(C, H, W)`` as a grid, each with its own color scale."""
     maps = np.asarray(maps)
     return show_images(maps, titles=[f"ch {c}" for c in range(len(maps))], ncols=ncols, cmap="viridis",
                        size=size, suptitle=title)
