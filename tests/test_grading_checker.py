@@ -270,7 +270,7 @@ def test_difference_picture():
     problem = next(p for res in r.results for p in res.problems)
     assert problem.image_like
     fig = difference_figure(problem, "test")
-    assert len(fig.axes) == 4           # expected, got, |difference| and its colour bar
+    assert len(fig.axes) == 4           # expected, got, |difference| and its color bar
     shape_problem = next(p for res in report_for("conv2d_forward", conv_off_by_one).results for p in res.problems)
     assert len(difference_figure(shape_problem, "test").axes) == 2
     import matplotlib.pyplot as plt

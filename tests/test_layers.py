@@ -158,7 +158,7 @@ def test_repr_reads_like_the_architecture():
     assert "(bn1): BatchNorm2d(16" in text
 
 
-def test_initialisation_is_seeded_and_he_scaled():
+def test_initialization_is_seeded_and_he_scaled():
     a = L.Conv2d(16, 32, 3, rng=np.random.default_rng(0)).params["W"]
     b = L.Conv2d(16, 32, 3, rng=np.random.default_rng(0)).params["W"]
     np.testing.assert_array_equal(a, b)

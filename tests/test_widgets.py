@@ -54,7 +54,7 @@ def test_pool_image_matches_functional(photo):
     (lambda img: widgets.spiral_playground(steps=20), {"hidden": 4, "learning rate": 0.1}),
     (lambda img: widgets.kernel_playground(img), {"preset": "sharpen"}),
     (lambda img: widgets.conv_geometry_playground(),
-     {"input H": 9, "kernel K": 5, "stride S": 3, "padding P": 0, "output position": 3}),
+     {"input H": 9, "kernel k": 5, "stride S": 3, "padding P": 0, "output position": 3}),
     (lambda img: widgets.pooling_playground(img), {"pooling": "mean", "window": 5, "stride = window": False}),
 ])
 def test_playground_controls_redraw(photo, make, changes):
@@ -82,10 +82,10 @@ def test_kernel_playground_loads_preset(photo):
 
 
 def test_conv_geometry_output_size_in_title():
-    fig = plotting.plot_conv_geometry(H=6, K=3, S=2, P=1, pos=(1, 2))
+    fig = plotting.plot_conv_geometry(H=6, k=3, S=2, P=1, pos=(1, 2))
     titles = " ".join(ax.get_title() for ax in fig.axes)
     assert "output 3x3" in titles                  # floor((6 + 2 - 3) / 2) + 1 = 3
-    fig = plotting.plot_conv_geometry(H=2, K=5, S=1, P=0)
+    fig = plotting.plot_conv_geometry(H=2, k=5, S=1, P=0)
     assert any("does not fit" in t.get_text() for ax in fig.axes for t in ax.texts)
 
 

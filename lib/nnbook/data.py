@@ -76,10 +76,10 @@ def make_spirals(n_per_class=100, n_classes=3, noise=0.2, seed=0):
 
 
 def make_blobs(n_per_class=100, n_classes=3, spread=0.5, seed=0):
-    """Gaussian blobs around centres on a circle of radius 2. Returns ``X (N, 2), y (N,)``."""
+    """Gaussian blobs around centers on a circle of radius 2. Returns ``X (N, 2), y (N,)``."""
     rng = np.random.default_rng(seed)
     angles = 2 * np.pi * np.arange(n_classes) / n_classes
-    centres = 2 * np.c_[np.cos(angles), np.sin(angles)]
-    X = np.concatenate([c + spread * rng.standard_normal((n_per_class, 2)) for c in centres])
+    centers = 2 * np.c_[np.cos(angles), np.sin(angles)]
+    X = np.concatenate([c + spread * rng.standard_normal((n_per_class, 2)) for c in centers])
     y = np.repeat(np.arange(n_classes), n_per_class).astype(np.int64)
     return X, y

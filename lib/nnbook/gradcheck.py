@@ -1,4 +1,4 @@
-"""Numerical gradients by centred differences, and ``rel_error``.
+"""Numerical gradients by centered differences, and ``rel_error``.
 
 Used by the tests, the book and the grader to check every backward pass.
 Work in float64: with float32 the differences drown in rounding error.

@@ -87,7 +87,7 @@ def plot_confusion_matrix(y_true, y_pred, num_classes=None, ax=None):
 
 
 def show_feature_maps(maps, ncols=8, title=None, size=1.2):
-    """Channels of one feature map ``(C, H, W)`` as a grid, each with its own colour scale."""
+    """Channels of one feature map ``(C, H, W)`` as a grid, each with its own color scale."""
     maps = np.asarray(maps)
     return show_images(maps, titles=[f"ch {c}" for c in range(len(maps))], ncols=ncols, cmap="viridis",
                        size=size, suptitle=title)
@@ -225,15 +225,15 @@ def plot_linear_circuit(x, w, b, dout, dx, dw, db, ax=None):
     return ax.figure
 
 
-def plot_conv_geometry(H, K, S=1, P=0, pos=(0, 0), ax=None):
-    """A K x K window sliding with stride S over an H x H input zero-padded by P on each side.
+def plot_conv_geometry(H, k, S=1, P=0, pos=(0, 0), ax=None):
+    """A k x k window sliding with stride S over an H x H input zero-padded by P on each side.
 
     Left: the padded input (padding hatched) with the window that produces output ``pos``;
-    right: the output grid of size Ho x Ho, ``Ho = (H + 2P - K) // S + 1``, with ``pos`` marked.
+    right: the output grid of size Ho x Ho, ``Ho = (H + 2P - k) // S + 1``, with ``pos`` marked.
     Returns the Figure (a message instead of a grid when the window does not fit).
     """
     Hp = H + 2 * P
-    Ho = (Hp - K) // S + 1 if Hp >= K else 0
+    Ho = (Hp - k) // S + 1 if Hp >= k else 0
     if ax is None:
         fig, ax = plt.subplots(1, 2, figsize=(9, 4.2), gridspec_kw=dict(width_ratios=(Hp, max(Ho, 1) + 1)))
     else:
@@ -249,17 +249,17 @@ def plot_conv_geometry(H, K, S=1, P=0, pos=(0, 0), ax=None):
                                          hatch="//" if pad else None, lw=0.8))
     a_in.set_xlim(-0.2, Hp + 0.2)
     a_in.set_ylim(-0.2, Hp + 0.2)
-    a_in.set_title(f"input {H}x{H}, padding {P} → {Hp}x{Hp}, kernel {K}x{K}, stride {S}"
-                   + ("\n(dashed: rows/columns no window reaches)" if Hp >= K and (Hp - K) % S else ""),
+    a_in.set_title(f"input {H}x{H}, padding {P} → {Hp}x{Hp}, kernel {k}x{k}, stride {S}"
+                   + ("\n(dashed: rows/columns no window reaches)" if Hp >= k and (Hp - k) % S else ""),
                    fontsize=10)
     if Ho <= 0:
-        a_out.text(0.5, 0.5, f"kernel {K} does not fit\nin {Hp}x{Hp}: no output", ha="center", va="center",
+        a_out.text(0.5, 0.5, f"kernel {k} does not fit\nin {Hp}x{Hp}: no output", ha="center", va="center",
                    transform=a_out.transAxes, fontsize=11, color="tab:red")
         return fig
     oy, ox = min(pos[0], Ho - 1), min(pos[1], Ho - 1)
-    a_in.add_patch(plt.Rectangle((ox * S, Hp - oy * S - K), K, K, fc="tab:orange", alpha=0.35,
+    a_in.add_patch(plt.Rectangle((ox * S, Hp - oy * S - k), k, k, fc="tab:orange", alpha=0.35,
                                  ec="tab:red", lw=2.5))
-    used = (Ho - 1) * S + K                     # rows/cols the windows ever touch
+    used = (Ho - 1) * S + k                     # rows/cols the windows ever touch
     if used < Hp:
         a_in.add_patch(plt.Rectangle((used, 0), Hp - used, Hp, fill=False, ec="tab:blue", lw=1.5, ls="--"))
         a_in.add_patch(plt.Rectangle((0, 0), Hp, Hp - used, fill=False, ec="tab:blue", lw=1.5, ls="--"))
@@ -270,7 +270,7 @@ def plot_conv_geometry(H, K, S=1, P=0, pos=(0, 0), ax=None):
                                           alpha=0.6 if hit else 1, ec="0.4", lw=0.8))
     a_out.set_xlim(-0.2, Ho + 0.8)
     a_out.set_ylim(-0.2, max(Ho, 1) + 0.2)
-    a_out.set_title(f"output {Ho}x{Ho}\n⌊({H} + 2·{P} − {K})/{S}⌋ + 1 = {Ho}", fontsize=10)
+    a_out.set_title(f"output {Ho}x{Ho}\n⌊({H} + 2·{P} − {k})/{S}⌋ + 1 = {Ho}", fontsize=10)
     return fig
 
 

@@ -89,10 +89,10 @@ def kernel_playground(image):
 
 
 def conv_geometry_playground():
-    """Sliders for input size H, kernel K, stride S, padding P and the output position."""
+    """Sliders for input size H, kernel k, stride S, padding P and the output position."""
     style = {"description_width": "initial"}
     H = widgets.IntSlider(value=5, min=2, max=10, description="input H", continuous_update=False, style=style)
-    K = widgets.IntSlider(value=3, min=1, max=7, description="kernel K", continuous_update=False, style=style)
+    K = widgets.IntSlider(value=3, min=1, max=7, description="kernel k", continuous_update=False, style=style)
     S = widgets.IntSlider(value=2, min=1, max=4, description="stride S", continuous_update=False, style=style)
     P = widgets.IntSlider(value=1, min=0, max=3, description="padding P", continuous_update=False, style=style)
     step = widgets.IntSlider(value=0, min=0, max=8, description="output position", style=style)

@@ -155,7 +155,7 @@ def _softmax_specs(hidden):
 
 SOFTMAX_OVERFLOW = Hint(
     "softmax_overflow", "np.exp overflows for large logits (exp(1000) is inf): shift each row first; "
-    "the softmax does not change when a constant is subtracted from a row",
+    "the softmax does not change when a constant is subtracted from a row (chapter 2, section 2.1.1)",
     "softmax(z) = softmax(z - max(z)) row by row; after the shift the largest exponent is exp(0) = 1",
     "shifted = logits - logits.max(axis=1, keepdims=True)", label="no max-subtraction (overflow)")
 SOFTMAX_GRAD_SUM = Hint(

@@ -255,7 +255,7 @@ HINT_BACKWARD_CONSTANT_STATS = Hint(
     "bn_backward_constant_stats",
     "In training, the batch mean and variance are computed from x, so every x also moves them: dx has two "
     "more terms than dout * gamma / sqrt(var + eps), which is the eval-mode gradient. Follow the graph "
-    "through the mean and the variance (the chapter's backward section).",
+    "through the mean and the variance (chapter 6, section 6.6).",
     "dx = gamma / sqrt(var + eps) * (dout - mean(dout) - xhat * mean(dout * xhat)), means per channel",
     "dx = scale * (dout - dbeta / m - xhat * dgamma / m)   # scale = gamma / sqrt(var + eps), per channel")
 HINT_BACKWARD_AXES = Hint(
