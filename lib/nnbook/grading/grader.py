@@ -199,7 +199,12 @@ def assemble(submission, solution):
 
 
 def _hint_name(h):
-    return getattr(h, "id", None) or str(h)
+    """A hint as the class report names it: its label and its stable id (``Hint``), or its text."""
+    hid = getattr(h, "id", None)
+    if not hid:
+        return str(h)
+    name = getattr(h, "name", "") or ""
+    return f"{name} [{hid}]" if name and name != hid else hid
 
 
 def _report_hints(report):

@@ -130,6 +130,8 @@ def __nnbook_install():
             if req.get("drop"):
                 handles.clear()
             args, kwargs = dec(req["args"]), dec(req["kwargs"])
+            arrays, rngs = [], []
+            walk((args, kwargs), arrays, rngs)        # the arguments as passed: reported after the call
             fn = ns.get(req["fn"])
             if not callable(fn):
                 reply.update(status="missing")
@@ -144,8 +146,6 @@ def __nnbook_install():
                     loc, name = where(exc)
                     reply.update(status="raised", type=type(exc).__name__, message=line[0][:200] if line else "",
                                  where=loc, function=name, not_implemented=isinstance(exc, NotImplementedError))
-            arrays, rngs = [], []
-            walk((args, kwargs), arrays, rngs)
             reply["after"] = [enc(a) for a in arrays]
             reply["rngs"] = [g.bit_generator.state for g in rngs]
         except KeyboardInterrupt:
