@@ -1,6 +1,6 @@
 // nnbook site: let the ipywidgets embed manager typeset widget labels with MathJax 3.
 // embed.js (html-manager 1.x) calls the MathJax 2 API `MathJax.Hub.Queue(["Typeset", MathJax.Hub, el])`
-// when `window.MathJax` exists; MathJax 3 has no `Hub`, so without this every labelled widget
+// when `window.MathJax` exists; MathJax 3 has no `Hub`, so without this every labeled widget
 // raises "Cannot read properties of undefined (reading 'Queue')". Widgets render on window
 // `load`, after MathJax 3 (a deferred script) has replaced its config object, so installing the
 // shim at DOMContentLoaded is early enough.
