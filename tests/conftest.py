@@ -15,3 +15,10 @@ def conv_method(request, monkeypatch):
     if request.param == "shifted-in-small-blocks":
         monkeypatch.setattr(conv, "_CHUNK", 7)
     return request.param
+
+
+@pytest.fixture
+def references_as_learners(monkeypatch):
+    """For tests that use nnbook's own code as a learner's answer: check()'s refusal of it is
+    off (tests/test_grading_integrity.py tests that refusal)."""
+    monkeypatch.setattr("nnbook.grading.guard.OwnCodeWatch.enabled", False)

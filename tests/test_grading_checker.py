@@ -20,11 +20,7 @@ def _block(x, params, stride=1):
     return block(x.astype(np.float64)).astype(x.dtype)
 
 
-@pytest.fixture(autouse=True)
-def _references_stand_in_for_learners(monkeypatch):
-    """These tests use nnbook's own code as a learner's: check()'s refusal of it is off here
-    (tests/test_grading_integrity.py tests that refusal)."""
-    monkeypatch.setattr("nnbook.grading.guard.OwnCodeWatch.enabled", False)
+pytestmark = pytest.mark.usefixtures("references_as_learners")   # see tests/conftest.py
 
 
 REFERENCE = {"projection_shortcut": _projection, "needs_projection": needs_projection,

@@ -11,11 +11,7 @@ from nnbook.grading import EXERCISES, evaluate
 from nnbook.grading.exercise import SETS
 
 
-@pytest.fixture(autouse=True)
-def _references_stand_in_for_learners(monkeypatch):
-    """Some tests here use nnbook's own code as a learner's: check()'s refusal of it is off
-    (tests/test_grading_integrity.py tests that refusal)."""
-    monkeypatch.setattr("nnbook.grading.guard.OwnCodeWatch.enabled", False)
+pytestmark = pytest.mark.usefixtures("references_as_learners")   # see tests/conftest.py
 
 
 def hint_ids(report):

@@ -6,6 +6,29 @@ import numpy as np
 from .._checks import check_array, check_cache, check_dout
 
 
+def _check_p_rng(who, p, rng):
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p < 1:
+        raise ValueError(f"{who}: p is the drop probability and must be in [0, 1), got {p!r}")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{who}: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+
+
+def _masked_dropout(x, p, training, rng, mask_shape):
+    """``x`` times a scaled keep-mask of ``mask_shape`` (broadcast over x); the cache of both backwards."""
+    if not training or p == 0:
+        return x.copy(), (None, x.shape)
+    rng = np.random.default_rng() if rng is None else rng
+    mask = (rng.random(mask_shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)
+    return x * mask, (mask, x.shape)
+
+
+def _masked_dropout_backward(dout, cache, who):
+    check_cache(cache, who, 2)
+    mask, shape = cache
+    check_dout(dout, shape, who)
+    return dout.copy() if mask is None else dout * mask
+
+
 def dropout_forward(x, p, training=True, rng=None):
     """Drop units at random.
 
@@ -19,24 +42,13 @@ def dropout_forward(x, p, training=True, rng=None):
     """
     who = "dropout_forward"
     check_array(x, who, "x")
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p < 1:
-        raise ValueError(f"{who}: p is the drop probability and must be in [0, 1), got {p!r}")
-    if rng is not None and not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{who}: rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    if not training or p == 0:
-        return x.copy(), (None, x.shape)
-    rng = np.random.default_rng() if rng is None else rng
-    mask = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)
-    return x * mask, (mask, x.shape)
+    _check_p_rng(who, p, rng)
+    return _masked_dropout(x, p, training, rng, x.shape)
 
 
 def dropout_backward(dout, cache):
     """``dx = dout * mask`` (``dout`` itself in eval mode). Shape of x."""
-    who = "dropout_backward"
-    check_cache(cache, who, 2)
-    mask, shape = cache
-    check_dout(dout, shape, who)
-    return dout.copy() if mask is None else dout * mask
+    return _masked_dropout_backward(dout, cache, "dropout_backward")
 
 
 def dropout2d_forward(x, p, training=True, rng=None):
@@ -57,22 +69,10 @@ def dropout2d_forward(x, p, training=True, rng=None):
     """
     who = "dropout2d_forward"
     check_array(x, who, "x", ndim=4)
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p < 1:
-        raise ValueError(f"{who}: p is the drop probability and must be in [0, 1), got {p!r}")
-    if rng is not None and not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{who}: rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    if not training or p == 0:
-        return x.copy(), (None, x.shape)
-    rng = np.random.default_rng() if rng is None else rng
-    N, C = x.shape[:2]
-    mask = (rng.random((N, C, 1, 1)) >= p).astype(x.dtype) / x.dtype.type(1 - p)
-    return x * mask, (mask, x.shape)
+    _check_p_rng(who, p, rng)
+    return _masked_dropout(x, p, training, rng, x.shape[:2] + (1, 1))
 
 
 def dropout2d_backward(dout, cache):
     """``dx = dout * mask``, the (N, C, 1, 1) mask broadcast over H x W (``dout`` in eval mode)."""
-    who = "dropout2d_backward"
-    check_cache(cache, who, 2)
-    mask, shape = cache
-    check_dout(dout, shape, who)
-    return dout.copy() if mask is None else dout * mask
+    return _masked_dropout_backward(dout, cache, "dropout2d_backward")
