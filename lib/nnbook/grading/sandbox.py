@@ -151,8 +151,12 @@ class SandboxLaunch(KernelLaunch):
         lim = self.limits
         visible = self._visible()
         cmd = [BWRAP, "--unshare-all", "--die-with-parent", "--cap-drop", "ALL"]
+        # folders under /tmp (e.g. a venv in a checkout there) are bound after the private /tmp
+        # is mounted, or the tmpfs would hide them
+        under_tmp = [r for r in visible if r == "/tmp" or r.startswith("/tmp/")]
         for r in visible:
-            cmd += ["--ro-bind", r, r]
+            if r not in under_tmp:
+                cmd += ["--ro-bind", r, r]
         for link in ("bin", "lib", "lib64", "lib32", "sbin"):
             p = Path("/" + link)
             if p.is_symlink():
@@ -162,6 +166,8 @@ class SandboxLaunch(KernelLaunch):
         cmd += ["--dev", "/dev", "--proc", "/proc", "--size", str(lim.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
                 "--ro-bind", str(self.home), "/tmp/.home-template",
                 "--ro-bind", str(self.overlay_dir), "/nnbook-overlay"]
+        for r in under_tmp:
+            cmd += ["--ro-bind", r, r]
         # the real nnbook package, if it lies in a visible folder, is replaced by the overlay
         for real in _nnbook_copies():
             if any(real.startswith(r + "/") for r in visible):
