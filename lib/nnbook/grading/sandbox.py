@@ -152,10 +152,10 @@ class SandboxLaunch(KernelLaunch):
         visible = self._visible()
         cmd = [BWRAP, "--unshare-all", "--die-with-parent", "--cap-drop", "ALL"]
         # folders under /tmp (e.g. a venv in a checkout there) are bound after the private /tmp
-        # is mounted, or the tmpfs would hide them
-        under_tmp = [r for r in visible if r == "/tmp" or r.startswith("/tmp/")]
+        # is mounted, or the tmpfs would hide them (/tmp itself is always the private one)
+        under_tmp = [r for r in visible if r.startswith("/tmp/")]
         for r in visible:
-            if r not in under_tmp:
+            if r not in under_tmp and r != "/tmp":
                 cmd += ["--ro-bind", r, r]
         for link in ("bin", "lib", "lib64", "lib32", "sbin"):
             p = Path("/" + link)
