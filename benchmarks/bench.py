@@ -250,7 +250,7 @@ def _picture_seconds(fn, forward):
     import matplotlib.pyplot as plt
 
     from nnbook.grading import evaluate
-    from nnbook.grading.checker import difference_figure
+    from nnbook.grading.judge.checker import difference_figure
     t = time.perf_counter()
     report = evaluate("conv2d_backward", fn, forward)
     problem = next(p for r in report.results for p in r.problems if p.image_like)

@@ -21,4 +21,4 @@ def conv_method(request, monkeypatch):
 def references_as_learners(monkeypatch):
     """For tests that use nnbook's own code as a learner's answer: check()'s refusal of it is
     off (tests/test_grading_integrity.py tests that refusal)."""
-    monkeypatch.setattr("nnbook.grading.guard.OwnCodeWatch.enabled", False)
+    monkeypatch.setattr("nnbook.grading.judge.own_code.OwnCodeWatch.enabled", False)

@@ -5,7 +5,7 @@ import pytest
 import nnbook.functional as F
 import nnbook.optim
 from nnbook.grading import EXERCISES, ExerciseFailed, check, evaluate
-from nnbook.grading.checker import difference_figure
+from nnbook.grading.judge.checker import difference_figure
 from nnbook.grading.sets import ex8_putting_it_together as capstone
 from nnbook.grading.sets.ex7_residual import reference_block
 from nnbook.layers import needs_projection
@@ -361,7 +361,7 @@ def test_right_answers_get_no_hint(exercise_id):
 
 
 def test_every_set_module_hint_is_a_tiered_hint():
-    from nnbook.grading.exercise import Hint
+    from nnbook.grading.judge.exercise import Hint
     from nnbook.grading import sets
     hints = [v for mod in (sets.ex1_fully_connected, sets.ex3_convolution, sets.ex4_pooling, sets.ex5_dropout,
                            sets.ex7_residual) for v in vars(mod).values() if isinstance(v, Hint)]
@@ -560,7 +560,7 @@ def test_projection_on_the_raw_input():
 # --- readable in the notebook ------------------------------------------------------------------------
 
 def test_text_lines_wrap_at_spaces_never_inside_a_number():
-    from nnbook.grading.feedback import WIDTH
+    from nnbook.grading.judge.feedback import WIDTH
     r = evaluate("conv2d_forward", lambda x, W, b, stride=1, padding=0:
                  (F.conv2d_forward(x, W, b, stride, padding)[0] * 1.37 + 2.2987654, None), hints=3)
     text = r.text(hints=3)
@@ -583,7 +583,7 @@ def test_html_table_verdict_and_hints_first_then_one_row_per_case():
 
 def test_check_displays_html_with_a_text_fallback_in_a_notebook(monkeypatch):
     import IPython.display
-    from nnbook.grading import checker
+    from nnbook.grading.judge import checker
     shown = []
     monkeypatch.setattr(checker, "_in_notebook", lambda: True)
     monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append((obj, raw)))
@@ -596,7 +596,7 @@ def test_check_displays_html_with_a_text_fallback_in_a_notebook(monkeypatch):
 
 def test_feedback_report_hides_code_behind_show_more():
     from types import SimpleNamespace
-    from nnbook.grading.report import html_report
+    from nnbook.grading.report.learner import html_report
     r = report_for("linear_backward", linear_backward_db_mean)
     test = SimpleNamespace(grade_id="linear_backward", points=0, max_points=3, status="failed", reason="",
                            feedback=r.text(hints=3), images=[])

@@ -234,7 +234,7 @@ def test_clear_one_line_errors(tmp_path):
 def test_notes_flag_answers_that_delegate_to_nnbook():
     import copy
 
-    from nnbook.grading.grader import _flags, load_sets
+    from nnbook.grading.grade import _flags, load_sets
     sets = load_sets(ROOT / "solutions")
     for s in sets.values():
         assert _flags(s.nb, s.nb) == [], s.name          # the reference answers raise no flag

@@ -19,8 +19,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from nnbook.grading import remote
-from nnbook.grading.sandbox import sandbox_problem
+from nnbook.grading.run import channel as remote
+from nnbook.grading.run.sandbox import sandbox_problem
 from test_grading_cli import CHEATS, DISK_CHEATS, EXPECTED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,9 +103,9 @@ def test_sandbox_solutions_full_marks(tmp_path):
 @needs_sandbox
 def test_the_sandbox_hides_the_repository_and_the_network(tmp_path):
     """What a sandboxed kernel sees: no solutions, no nnbook source, no network, no writable system."""
-    from nnbook.grading.execute import run_notebook
-    from nnbook.grading.guard import build_overlay, package_dir
-    from nnbook.grading.sandbox import SandboxLaunch
+    from nnbook.grading.run.kernel import run_notebook
+    from nnbook.grading.run.guard import build_overlay, package_dir
+    from nnbook.grading.run.sandbox import SandboxLaunch
     probe = ("import os, nnbook\n"
              f"print('solutions', os.path.exists({str(ROOT / 'solutions')!r}))\n"
              f"print('source', os.path.exists({str(package_dir() / 'functional' / 'conv.py')!r}) and "
@@ -133,9 +133,9 @@ def test_the_sandbox_hides_the_repository_and_the_network(tmp_path):
 def test_folders_under_tmp_stay_visible_over_the_private_tmp(monkeypatch, tmp_path):
     """Python's folders may lie under /tmp (a venv in a checkout there, as a CI clone may be):
     they are bound after the private /tmp is mounted, so the kernel still finds them."""
-    from nnbook.grading import sandbox
-    from nnbook.grading.execute import run_notebook
-    from nnbook.grading.guard import build_overlay
+    from nnbook.grading.run import sandbox
+    from nnbook.grading.run.kernel import run_notebook
+    from nnbook.grading.run.guard import build_overlay
     assert str(tmp_path).startswith("/tmp/")
     folder = tmp_path / "python-folder"
     folder.mkdir()
@@ -176,8 +176,8 @@ def test_same_seed_same_gradebook_serial_or_parallel(tmp_path):
 
 
 def test_hidden_cases_follow_the_grading_seed():
-    from nnbook.grading.exercise import grading_seed
-    from nnbook.grading.exercises import EXERCISES
+    from nnbook.grading.judge.exercise import grading_seed
+    from nnbook.grading.judge.registry import EXERCISES
     ex = EXERCISES["conv2d_forward"]
 
     def first_x(cases):
@@ -194,7 +194,7 @@ def test_hidden_cases_follow_the_grading_seed():
 # ---------------------------------------------------------------------------------------------
 # each guard is what stops its cheat
 def _assembled(name):
-    from nnbook.grading.grader import assemble, detect_set, load_sets
+    from nnbook.grading.grade import assemble, detect_set, load_sets
     sets = load_sets(ROOT / "solutions")
     nb = nbformat.read(SUBMISSIONS / f"{name}.ipynb", as_version=4)
     set_name = detect_set(nb, sets)
@@ -208,8 +208,8 @@ def test_in_kernel_cheats_fool_a_kernel_that_judges_itself(tmp_path, name, cheat
     """Run the restored test cells *in* the learner's kernel and judge them as nbgrader does (a test
     cell passes when it shows no error): the cheat makes them pass. The grader, which judges outside
     the kernel, gives them 0 (test_grading_cli.py)."""
-    from nnbook.grading.execute import run_notebook
-    from nnbook.grading.notebooks import grade_id, is_test
+    from nnbook.grading.run.kernel import run_notebook
+    from nnbook.grading.notebooks.cells import grade_id, is_test
     nb, _ = _assembled(name)
     run_notebook(nb, timeout=20, env=dict(os.environ, HOME=str(tmp_path)))
     shown = {grade_id(c): [o.get("output_type") for o in c.outputs] for c in nb.cells if is_test(c)}
@@ -221,8 +221,8 @@ def test_in_kernel_cheats_fool_a_kernel_that_judges_itself(tmp_path, name, cheat
                                            ("cheat_sys_modules", ("conv2d_forward", "conv2d_backward")),
                                            ("cheat_layer_wrapper", ("conv2d_forward", "conv2d_backward"))])
 def test_without_the_overlay_nnbooks_own_code_would_pass(monkeypatch, tmp_path, name, cheated):
-    from nnbook.grading import guard
-    from nnbook.grading.grader import grade_notebook, load_sets
+    from nnbook.grading.run import guard
+    from nnbook.grading.grade import grade_notebook, load_sets
 
     def plain_copy(dest, set_name, not_available):
         shutil.copytree(guard.package_dir(), Path(dest) / "nnbook", ignore=shutil.ignore_patterns("__pycache__"))
@@ -238,8 +238,8 @@ def test_without_the_overlay_nnbooks_own_code_would_pass(monkeypatch, tmp_path, 
 def test_private_folders_keep_files_from_later_kernels(monkeypatch, tmp_path):
     """cheat_writes_files writes IPython startup files; with a shared HOME/IPYTHONDIR (the guard off)
     the next learner's kernel runs them and loses every point; with private folders nothing happens."""
-    from nnbook.grading import sandbox
-    from nnbook.grading.grader import grade_notebook, load_sets
+    from nnbook.grading.run import sandbox
+    from nnbook.grading.grade import grade_notebook, load_sets
     sets = load_sets(ROOT / "solutions")
     shared = tmp_path / "shared-home"
     (shared / ".ipython").mkdir(parents=True)
@@ -261,8 +261,8 @@ def test_private_folders_keep_files_from_later_kernels(monkeypatch, tmp_path):
 
 # ---------------------------------------------------------------------------------------------
 def test_overlay_raises_by_every_route(tmp_path):
-    from nnbook.grading.exercise import SETS
-    from nnbook.grading.guard import build_overlay
+    from nnbook.grading.judge.exercise import SETS
+    from nnbook.grading.run.guard import build_overlay
     build_overlay(tmp_path, "ex3_convolution", SETS["ex3_convolution"].not_available)
     code = """
 import importlib, sys, numpy as np
@@ -297,7 +297,7 @@ def test_check_refuses_nnbooks_own_implementation(monkeypatch, capsys):
     import nnbook
     from nnbook import functional as F
     from nnbook.grading import ExerciseFailed, check, evaluate
-    from nnbook.grading.guard import OwnCodeWatch
+    from nnbook.grading.judge.own_code import OwnCodeWatch
 
     def mine(x):
         return np.maximum(x, 0), x
@@ -359,7 +359,7 @@ def test_test_cells_are_parsed_not_executed():
 # ---------------------------------------------------------------------------------------------
 def test_sandbox_without_bubblewrap_stops(monkeypatch, capsys, tmp_path):
     from nnbook import cli
-    from nnbook.grading import sandbox
+    from nnbook.grading.run import sandbox
     monkeypatch.setattr(sandbox, "BWRAP", str(tmp_path / "no-bwrap"))
     assert cli.main(["grade", str(ROOT / "solutions"), "--sandbox", "--feedback", ""]) == 2
     err = capsys.readouterr()
@@ -403,8 +403,8 @@ def test_the_sandbox_view_is_what_stops_the_disk_cheats(monkeypatch, tmp_path):
     """With the folder of the repository (and of an editable install) visible in the sandbox, the
     cheat that reads the solutions gets full marks; the one that loads nnbook's source still gets 0
     while the grading copy is mounted over every nnbook package, and full marks without that."""
-    from nnbook.grading import sandbox
-    from nnbook.grading.grader import grade_notebook, load_sets
+    from nnbook.grading.run import sandbox
+    from nnbook.grading.grade import grade_notebook, load_sets
     original = sandbox.SandboxLaunch._visible
     wider = [str(ROOT)] + _editable_checkout()
     monkeypatch.setattr(sandbox.SandboxLaunch, "_visible", lambda self: original(self) + wider)
@@ -422,9 +422,9 @@ def test_the_sandbox_view_is_what_stops_the_disk_cheats(monkeypatch, tmp_path):
 
 
 def test_class_report_counts_learners_per_hint_id():
-    from nnbook.grading.classreport import markdown, summarize
-    from nnbook.grading.exercise import Hint
-    from nnbook.grading.grader import Submission, TestResult, _report_hints
+    from nnbook.grading.report.classreport import markdown, summarize
+    from nnbook.grading.judge.exercise import Hint
+    from nnbook.grading.grade import Submission, TestResult, _report_hints
 
     class Report:
         hints = [Hint("conv_backward_overwrites", "overlapping windows add up their contributions")]

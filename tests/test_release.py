@@ -4,8 +4,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nnbook.grading.notebooks import FormatError, stub_source, strip_hidden_tests, student_copy
-from nnbook.grading.release import ReleaseError, release
+from nnbook.grading.notebooks.cells import FormatError, stub_source, strip_hidden_tests, student_copy
+from nnbook.grading.notebooks.release import ReleaseError, release
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,7 +83,7 @@ def test_release_tags_stubs_and_aborts_on_other_errors(tmp_path):
 def test_released_cells_are_locked_like_nbgraders_release():
     """Setup and test cells can be neither edited nor deleted, answer cells not deleted, and every
     nbgrader cell carries nbgrader's checksum and cell_type (so a course can hand out either release)."""
-    from nnbook.grading.notebooks import compute_checksum, is_locked, is_solution, is_test
+    from nnbook.grading.notebooks.cells import compute_checksum, is_locked, is_solution, is_test
     for path in sorted((ROOT / "exercises").glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         locked = 0
@@ -104,7 +104,7 @@ def test_released_cells_are_locked_like_nbgraders_release():
 def test_checksum_matches_nbgrader_for_known_cells():
     """Two cells of nbgrader's own documentation release (ps1/problem1.ipynb) and the checksums
     nbgrader wrote for them."""
-    from nnbook.grading.notebooks import compute_checksum
+    from nnbook.grading.notebooks.cells import compute_checksum
     test_cell = nbformat.v4.new_code_cell(
         '"""Check that squares returns the correct output for several inputs"""\n'
         "assert squares(1) == [1]\nassert squares(2) == [1, 4]\n"

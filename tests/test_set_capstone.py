@@ -14,7 +14,7 @@ import pytest
 from nnbook import functional as F
 from nnbook.data import train_test_split
 from nnbook.grading import EXERCISES, evaluate
-from nnbook.grading.exercise import SETS
+from nnbook.grading.judge.exercise import SETS
 from nnbook.grading.sets import ex8_putting_it_together as capstone
 from nnbook.grading.sets.ex8_putting_it_together import init_params
 

@@ -8,7 +8,7 @@ import pytest
 
 import nnbook.functional as F
 from nnbook.grading import EXERCISES, evaluate
-from nnbook.grading.exercise import SETS
+from nnbook.grading.judge.exercise import SETS
 
 
 pytestmark = pytest.mark.usefixtures("references_as_learners")   # see tests/conftest.py
@@ -97,7 +97,7 @@ def test_cases_cover_both_shapes_both_modes_and_gradchecks():
 
 def test_backward_cases_are_not_degenerate():
     """dout must not be an affine function of x per channel (then the training dx would be 0)."""
-    from nnbook.grading.exercise import dout_for
+    from nnbook.grading.judge.exercise import dout_for
     for c in EXERCISES["batchnorm_backward"].cases():
         if c.kwargs["training"] and c.args[0].shape[0] > 2:
             out, cache = F.batchnorm_forward(*[a.copy() for a in c.args], **c.kwargs)

@@ -8,7 +8,7 @@ import pytest
 
 from nnbook import optim
 from nnbook.grading import EXERCISES, evaluate
-from nnbook.grading.exercise import SETS
+from nnbook.grading.judge.exercise import SETS
 
 
 pytestmark = pytest.mark.usefixtures("references_as_learners")   # see tests/conftest.py

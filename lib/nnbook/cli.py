@@ -55,7 +55,7 @@ unanswered notebook runs are tagged raises-exception. Any other error aborts."""
 
 
 def _release(args):
-    from .grading.release import ReleaseError, release
+    from .grading.notebooks.release import ReleaseError, release
     try:
         changed = release(args.solutions, args.exercises, timeout=args.timeout, check=args.check)
     except ReleaseError as exc:
@@ -80,9 +80,9 @@ def _solutions_dir(given):
 
 
 def _grade(args):
-    from .grading.grader import SolutionsError, expand, grade_all, load_sets, new_seed, write_csv
-    from .grading.report import table, write_feedback
-    from .grading.sandbox import sandbox_problem
+    from .grading.grade import SolutionsError, expand, grade_all, load_sets, new_seed, write_csv
+    from .grading.report.learner import table, write_feedback
+    from .grading.run.sandbox import sandbox_problem
     folder, tried = _solutions_dir(args.solutions)
     try:
         sets = load_sets(folder)
@@ -121,7 +121,7 @@ def _grade(args):
     elapsed = time.monotonic() - start
     reports = []
     if args.csv:
-        from .grading.classreport import write_class_report
+        from .grading.report.classreport import write_class_report
         write_csv(subs, args.csv, sets)
         reports = write_class_report(subs, sets, Path(args.csv).parent)
     errors = sum(bool(s.error) for s in subs)

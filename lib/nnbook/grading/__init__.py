@@ -2,10 +2,10 @@
 
 - :func:`check` / :func:`evaluate`: run an exercise's graded cases (defined once, in
   :mod:`nnbook.grading.sets`, one module per exercise set) against a learner's function.
-- :mod:`nnbook.grading.release`: make ``exercises/`` from ``solutions/`` (``nnbook release``).
-- :mod:`nnbook.grading.grader`: grade submitted notebooks (``nnbook grade``).
+- :mod:`nnbook.grading.notebooks.release`: make ``exercises/`` from ``solutions/`` (``nnbook release``).
+- :mod:`nnbook.grading.grade`: grade submitted notebooks (``nnbook grade``).
 """
-from .checker import ExerciseFailed, Report, check, evaluate
-from .exercises import EXERCISES
+from .judge.checker import ExerciseFailed, Report, check, evaluate
+from .judge.registry import EXERCISES
 
 __all__ = ["check", "evaluate", "Report", "ExerciseFailed", "EXERCISES"]

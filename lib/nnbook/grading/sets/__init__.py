@@ -1,7 +1,7 @@
 """The exercise sets, one module each, named like their notebooks in ``exercises/``.
 
 Importing this package registers every set's exercises in
-:data:`nnbook.grading.exercise.EXERCISES` and the sets in :data:`~nnbook.grading.exercise.SETS`.
+:data:`nnbook.grading.judge.exercise.EXERCISES` and the sets in :data:`~nnbook.grading.judge.exercise.SETS`.
 To add a set: write ``sets/exN_topic.py`` (cases, references, hints, then ``register_set``)
 and import it here.
 """

@@ -1,12 +1,12 @@
 """Exercise set ex1_fully_connected (``exercises/ex1_fully_connected.ipynb``): linear, ReLU, softmax loss.
 
-Cases, references, hint rules and what answers may not use. See :mod:`nnbook.grading.exercise`.
+Cases, references, hint rules and what answers may not use. See :mod:`nnbook.grading.judge.exercise`.
 """
 import numpy as np
 
 from ... import functional as F
-from ..cases import away_from_zero, materialize, randn
-from ..exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference, forward_reference,
+from ..judge.cases import away_from_zero, materialize, randn
+from ..judge.exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference, forward_reference,
                         numbered, register, register_set, with_gradcheck)
 
 FLATTEN = Hint(

@@ -9,16 +9,16 @@ state) are compared with :mod:`nnbook.optim`'s. The first step that differs is r
 
 Hints come from wrong variants of each rule: when the learner's run so far equals a
 variant's run (``next_w`` and the state, step by step), the variant's hint names the mistake.
-See :mod:`nnbook.grading.exercise` for the format.
+See :mod:`nnbook.grading.judge.exercise` for the format.
 """
 from dataclasses import dataclass
 
 import numpy as np
 
 from ... import optim
-from ..cases import Case, materialize, randn
-from ..compare import Problem, compare_output, tolerance
-from ..exercise import Exercise, ExerciseSet, Hint, dtype_rule, register, register_set
+from ..judge.cases import Case, materialize, randn
+from ..judge.compare import Problem, compare_output, tolerance
+from ..judge.exercise import Exercise, ExerciseSet, Hint, dtype_rule, register, register_set
 
 STATE = {"sgd_momentum": ("velocity",), "rmsprop": ("cache",), "adam": ("m", "v", "t")}
 RULES = {"sgd_momentum": optim.sgd_momentum, "rmsprop": optim.rmsprop, "adam": optim.adam}
@@ -137,7 +137,7 @@ def _judge(exercise_id):
     rule, keys = RULES[exercise_id], STATE[exercise_id]
 
     def judge(fn, forward, case):
-        from ..checker import describe_exception      # (checker imports this package)
+        from ..judge.errors import describe_exception
         w, grads, config = materialize(case.args)
         ref_w, _, ref_config = materialize(case.args)
         n, trajectory = len(grads), []

@@ -1,14 +1,14 @@
 """Exercise set ex3_convolution (``exercises/ex3_convolution.ipynb``): convolution.
 
-Cases, references, hint rules and what answers may not use. See :mod:`nnbook.grading.exercise`.
+Cases, references, hint rules and what answers may not use. See :mod:`nnbook.grading.judge.exercise`.
 """
 import numpy as np
 
 from ... import functional as F
-from ..cases import materialize, randn
-from ..exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference, dout_for,
+from ..judge.cases import materialize, randn
+from ..judge.exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference, dout_for,
                         forward_reference, numbered, register, register_set, with_gradcheck)
-from ..mistakes import stride_ignored
+from ..judge.mistakes import stride_ignored
 
 SIZE = "Ho = (H + 2*padding - kh) // stride + 1 and Wo = (W + 2*padding - kw) // stride + 1"
 STRIDE_IGNORED = Hint(

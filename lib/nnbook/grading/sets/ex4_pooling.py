@@ -1,16 +1,16 @@
 """Exercise set ex4_pooling (``exercises/ex4_pooling.ipynb``): max and average pooling.
 
-Cases, references, hint rules and what answers may not use. See :mod:`nnbook.grading.exercise`.
+Cases, references, hint rules and what answers may not use. See :mod:`nnbook.grading.judge.exercise`.
 """
 from dataclasses import replace
 
 import numpy as np
 
 from ... import functional as F
-from ..cases import materialize, randn
-from ..exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference, dout_for,
+from ..judge.cases import materialize, randn
+from ..judge.exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference, dout_for,
                         forward_reference, numbered, register, register_set, with_gradcheck)
-from ..mistakes import stride_ignored
+from ..judge.mistakes import stride_ignored
 
 SIZE = "Ho = (H - k) // stride + 1 and Wo = (W - k) // stride + 1, with stride = k when stride is None"
 STRIDE_IGNORED = Hint(

@@ -1,12 +1,12 @@
 """Exercise set ex5_dropout (``exercises/ex5_dropout.ipynb``): dropout.
 
-Cases, references, hint rules and what answers may not use. See :mod:`nnbook.grading.exercise`.
+Cases, references, hint rules and what answers may not use. See :mod:`nnbook.grading.judge.exercise`.
 """
 import numpy as np
 
 from ... import functional as F
-from ..cases import Rng, away_from_zero, materialize
-from ..exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, dout_for, forward_reference, numbered,
+from ..judge.cases import Rng, away_from_zero, materialize
+from ..judge.exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, dout_for, forward_reference, numbered,
                         register, register_set, with_gradcheck)
 
 NOT_INVERTED = Hint(

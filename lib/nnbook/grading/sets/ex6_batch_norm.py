@@ -8,14 +8,14 @@ with the reference's (in eval mode the running arrays must stay as they were), a
 cache, against the reference and a numerical gradient, in training and in eval mode.
 
 Hints come from wrong variants: when the learner's output (or running array) equals what a
-known mistake gives, that mistake's hint is shown. See :mod:`nnbook.grading.exercise`.
+known mistake gives, that mistake's hint is shown. See :mod:`nnbook.grading.judge.exercise`.
 """
 import numpy as np
 
 from ... import functional as F
-from ..cases import Case, call_args, materialize, randn
-from ..compare import Problem, compare_output, tolerance
-from ..exercise import (COMMON_RULES, Exercise, ExerciseSet, Hint, backward_reference, dout_for, dtype_rule,
+from ..judge.cases import Case, call_args, materialize, randn
+from ..judge.compare import Problem, compare_output, tolerance
+from ..judge.exercise import (COMMON_RULES, Exercise, ExerciseSet, Hint, backward_reference, dout_for, dtype_rule,
                         inplace_rule, register, register_set)
 
 ARGS = ("x", "gamma", "beta", "running_mean", "running_var")
@@ -194,7 +194,7 @@ def _forward_rule(case, problem):
 # --- judging the forward: out and the running statistics after the call ---------------------------
 
 def _forward_judge(fn, forward, case):
-    from ..checker import describe_exception      # (checker imports this package)
+    from ..judge.errors import describe_exception
     args, kwargs = call_args(case)
     before = [a.copy() for a in args]
     try:

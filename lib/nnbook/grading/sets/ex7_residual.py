@@ -1,14 +1,14 @@
 """Exercise set ex7_residual (``exercises/ex7_residual.ipynb``): shortcuts and the residual block.
 
-Cases, references, hint rules and what answers may not use. See :mod:`nnbook.grading.exercise`.
+Cases, references, hint rules and what answers may not use. See :mod:`nnbook.grading.judge.exercise`.
 """
 import numpy as np
 
 from ... import functional as F
 from ...layers import ResidualBlock
 from ...layers import needs_projection as ref_needs_projection
-from ..cases import Case, randn
-from ..exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference, forward_reference,
+from ..judge.cases import Case, randn
+from ..judge.exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference, forward_reference,
                         numbered, register, register_set, with_gradcheck)
 
 SWAPPED_WEIGHTS = Hint(

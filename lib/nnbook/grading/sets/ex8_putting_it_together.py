@@ -26,9 +26,9 @@ from ... import functional as F
 from ...data import load_digits, train_test_split
 from ...gradcheck import numerical_gradient, rel_error
 from ...models import small_resnet
-from ..cases import Case, materialize, randn
-from ..compare import Problem, compare_output, same_values
-from ..exercise import Exercise, ExerciseSet, Hint, dout_for, register, register_set
+from ..judge.cases import Case, materialize, randn
+from ..judge.compare import Problem, compare_output, same_values
+from ..judge.exercise import Exercise, ExerciseSet, Hint, dout_for, register, register_set
 from .ex7_residual import block_params, reference_block
 
 WIDTHS = (8, 16)            # channels of block1 and block2

@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..gradcheck import rel_error
+from ...gradcheck import rel_error
 from .cases import describe_shape
 
 

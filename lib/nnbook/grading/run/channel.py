@@ -20,8 +20,8 @@ and in-place updates are visible), and ``numpy.random.Generator`` arguments trav
 bit-generator state.
 
 :class:`KernelChannel` does the calls; :func:`parse_checks` reads a test cell's
-``check("id", fn[, forward], hidden=...)`` calls, which :mod:`.grader` then runs with
-:func:`nnbook.grading.checker.evaluate` in its own process on proxies from the channel.
+``check("id", fn[, forward], hidden=...)`` calls, which :mod:`nnbook.grading.grade` then runs with
+:func:`nnbook.grading.judge.checker.evaluate` in its own process on proxies from the channel.
 """
 import ast
 import base64
@@ -376,7 +376,7 @@ def _copy_back(arrays, after):
 
 # ---------------------------------------------------------------------------------------------
 class KernelChannel:
-    """Calls into one running kernel of an :class:`nbclient.NotebookClient` (see :mod:`.execute`).
+    """Calls into one running kernel of an :class:`nbclient.NotebookClient` (see :mod:`.kernel`).
 
     ``run_code(source, timeout) -> (outputs, status)`` executes code in the kernel, where status
     is ``"ok"``, ``"error"``, ``"timeout"``, ``"dead"`` or ``"stuck"``.

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import nbformat
 
-from .execute import run_notebook
-from .notebooks import student_copy
+from ..run.kernel import run_notebook
+from .cells import student_copy
 
 TAG = "raises-exception"
 

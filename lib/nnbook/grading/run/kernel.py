@@ -4,7 +4,7 @@ The status of a cell comes from the kernel's execute reply as seen by nbclient (
 ``error``) or from this process (``timeout``, ``not run``) — never from what the cell printed.
 
 For graded runs, ``run_notebook(..., judge=...)`` does not execute the cells the judge wants
-(the test cells): it hands them to the judge together with a :class:`~.remote.KernelChannel`
+(the test cells): it hands them to the judge together with a :class:`~.channel.KernelChannel`
 into the running kernel, and the judge decides their outcome in this process. ``kernel=``
 (a :class:`~.sandbox.KernelLaunch`) sets how the kernel is started (environment, sandbox).
 """
@@ -159,7 +159,7 @@ def run_notebook(nb, timeout=30, output_cap=DEFAULT_OUTPUT_CAP, env=None, cwd=No
                     i = pending.pop(0)
                     if judge is not None and judge.wants(nb.cells[i]):
                         if channel is None:
-                            from .remote import KernelChannel
+                            from .channel import KernelChannel
                             channel = KernelChannel(lambda src, left: _run_code(client, nb, src, left, probe_timeout))
                         runs[i] = judge(nb.cells[i], i, channel)
                         if runs[i].broken:

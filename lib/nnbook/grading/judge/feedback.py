@@ -1,7 +1,7 @@
 """The outcome of one check — cases, problems, named mistakes — as plain text and as an HTML table.
 
 :class:`Report` is what :func:`nnbook.grading.evaluate` returns. Each named mistake is a
-:class:`Mistake`: a tiered :class:`~nnbook.grading.exercise.Hint` and the cases it explains, said
+:class:`Mistake`: a tiered :class:`~nnbook.grading.judge.exercise.Hint` and the cases it explains, said
 once per check. ``Report.text()`` is the table for terminals, nbval and the grader's feedback;
 ``Report.html()`` the compact table JupyterLab shows (verdict and hints first, then one row per
 case). Lines are wrapped at spaces only, so no number is ever cut in two.

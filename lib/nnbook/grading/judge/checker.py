@@ -16,22 +16,19 @@ fails exactly when the exercise is not solved. It never lets a learner's excepti
 exceptions become a line in the table, with the learner's line of code.
 """
 import os
-import sys
-import traceback
 import numpy as np
 
-from ..gradcheck import numerical_gradient, rel_error
+from ...gradcheck import numerical_gradient, rel_error
 from . import mistakes
 from .cases import Rng, arrays_in, call_args
 from .compare import Problem, compare_output, same_values
+from .errors import _learner_frames, describe_exception  # noqa: F401  (describe_exception: API)
 from .exercise import as_hint
-from .exercises import EXERCISES, dout_for, reference_out
+from .registry import EXERCISES, dout_for, reference_out
 from .feedback import CaseResult, Mistake, Report  # noqa: F401  (Report: part of the API)
-from .guard import OwnCodeWatch
+from .own_code import OwnCodeWatch
 
 GRADCHECK_TOL = 1e-5
-_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # lib/nnbook
-_SYS_DIRS = tuple({os.path.abspath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
 
 
 class ExerciseFailed(AssertionError):
@@ -45,27 +42,6 @@ class _NotWritten(Exception):
     def __init__(self, name):
         super().__init__(name)
         self.name = name
-
-
-# ----------------------------------------------------------------------------------------
-def describe_exception(exc):
-    """``"ValueError: message (line 7 in conv2d_forward: out[n] = ...)"``, pointing at the learner's code."""
-    msg = str(exc).strip().splitlines()
-    msg = msg[0] if msg else ""
-    if len(msg) > 160:
-        msg = msg[:157] + "..."
-    text = f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
-    learner = _learner_frames(exc)
-    if learner:
-        f = learner[-1]
-        code = (f.line or "").strip()
-        text += f" (line {f.lineno} in {f.name}" + (f": {code}" if code else "") + ")"
-    return text
-
-
-def _learner_frames(exc):
-    return [f for f in traceback.extract_tb(exc.__traceback__)
-            if not os.path.abspath(f.filename).startswith((_PKG_DIR,) + _SYS_DIRS)]
 
 
 def _call(fn, name, *args, **kwargs):

@@ -1,7 +1,7 @@
 """The class report written next to the gradebook: what to re-teach, at a glance.
 
 Per exercise set and exercise: how many learners got each score, and how many learners were
-given each hint (counted once per learner; by ``Hint.id`` when hints are :class:`~.exercise.Hint`
+given each hint (counted once per learner; by ``Hint.id`` when hints are :class:`~nnbook.grading.judge.exercise.Hint`
 objects, else by the hint's text, where texts that differ only in their numbers count as one
 hint, so that the same mistake on differently sized cases counts once). ``class_report.md`` and ``class_report.html`` (with a
 figure of the score distributions).

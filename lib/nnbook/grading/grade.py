@@ -6,12 +6,12 @@ For each submission:
    (hidden tests come back; deleted or edited tests are undone; cells that merely claim to
    be graded are demoted to ordinary cells);
 3. run its other cells (answers, setup) in a fresh kernel with a per-cell timeout and output cap
-   (:mod:`.execute`), started with an overlay copy of nnbook in which the set's
-   ``not_available`` functions raise (:mod:`.guard`), optionally under bubblewrap
-   (:mod:`.sandbox`, ``--sandbox``);
+   (:mod:`.run.kernel`), started with an overlay copy of nnbook in which the set's
+   ``not_available`` functions raise (:mod:`.run.guard`), optionally under bubblewrap
+   (:mod:`.run.sandbox`, ``--sandbox``);
 4. **test cells are not run in the kernel**: their ``check(...)`` calls (read from the solution)
-   are run here, in the grader's process, by :func:`nnbook.grading.checker.evaluate` on proxies
-   that call the learner's functions in the kernel and get plain data back (:mod:`.remote`).
+   are run here, in the grader's process, by :func:`nnbook.grading.judge.checker.evaluate` on proxies
+   that call the learner's functions in the kernel and get plain data back (:mod:`.run.channel`).
    A test cell earns its points when every check in it passes; references, comparison, points
    and feedback are all computed here. Hidden cases are drawn from the run's seed.
 
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import nbformat
 
-from .execute import CellRun, run_notebook
-from .notebooks import grade_id, is_locked, is_test, meta
+from .run.kernel import CellRun, run_notebook
+from .notebooks.cells import grade_id, is_locked, is_test, meta
 
 FEEDBACK_CHARS = 20_000
 
@@ -61,9 +61,9 @@ class ExerciseSet:
 
 def load_sets(solutions_dir):
     """``{name: ExerciseSet}`` for every notebook in ``solutions_dir``."""
-    from .exercise import SETS
-    from .exercises import EXERCISES
-    from .remote import TestCellFormatError, parse_checks
+    from .judge.exercise import SETS
+    from .judge.registry import EXERCISES
+    from .run.channel import TestCellFormatError, parse_checks
     sets = {}
     folder = Path(solutions_dir)
     for path in sorted(folder.glob("*.ipynb")):
@@ -216,7 +216,7 @@ def _report_hints(report):
 
 def _picture(report):
     """PNG (base64) of expected | got | difference for the report's first image-like problem."""
-    from .checker import difference_figure
+    from .judge.checker import difference_figure
     for r in report.results:
         for p in r.problems:
             if getattr(p, "image_like", False):
@@ -241,9 +241,9 @@ class Judge:
         return is_test(cell)
 
     def __call__(self, cell, index, channel):
-        from .checker import evaluate
-        from .exercise import grading_seed
-        from .guard import OwnCodeWatch
+        from .judge.checker import evaluate
+        from .judge.exercise import grading_seed
+        from .judge.own_code import OwnCodeWatch
         # the learner's code runs in the kernel, where the overlay enforces not_available; watching
         # the proxies here would only slow every call down
         saved, OwnCodeWatch.enabled = OwnCodeWatch.enabled, False
@@ -333,11 +333,11 @@ def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None, s
 
     Args:
         seed: the hidden cases' seed (default: 0; ``nnbook grade`` draws one per run).
-        sandbox: run the kernel under bubblewrap (:mod:`.sandbox`); raises
-            :class:`~.sandbox.SandboxUnavailable` when that is not possible.
+        sandbox: run the kernel under bubblewrap (:mod:`.run.sandbox`); raises
+            :class:`~.run.sandbox.SandboxUnavailable` when that is not possible.
     """
-    from .guard import build_overlay
-    from .sandbox import make_launch
+    from .run.guard import build_overlay
+    from .run.sandbox import make_launch
     path = Path(path)
     seed = 0 if seed is None else seed
     sub = Submission(path, student_name(path, sets), seed=seed, sandboxed=bool(sandbox))
