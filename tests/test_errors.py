@@ -164,6 +164,16 @@ def test_fit_rejects_bad_options_and_labels():
         nnbook.fit(model, X, np.full(4, 7), progress=False)
 
 
+def test_update_bn_rejects_bad_data():
+    model = nnbook.models.bn_mlp((2, 3, 2))
+    with raises(ValueError, "update_bn: expected X as an array of shape (N, ...)", "list"):
+        nnbook.update_bn(model, [[0.0, 1.0]])
+    model.eval()
+    with raises(ValueError, "Linear(2→3): expected input of shape (N, 2), got (4, 5)"):
+        nnbook.update_bn(model, np.zeros((4, 5), f32))             # fails inside the pass
+    assert model[1].momentum == 0.1 and not model[1].training     # momentum and mode put back
+
+
 def test_sequential_rejects_non_layers():
     with raises(TypeError, "Sequential: item 1 is not a layer", "function"):
         L.Sequential(L.ReLU(), lambda x: x)

@@ -107,6 +107,16 @@ def test_float32_in_float32_out_and_float64_in_float64_out():
             assert m.grads[k].dtype == m.params[k].dtype == np.float32
 
 
+def test_norm_layers_keep_the_input_dtype_and_store_float32_grads():
+    model = L.Sequential(L.Conv2d(1, 4, 3, padding=1), L.GroupNorm(2, 4), L.ReLU(), L.LayerNorm((4, 5, 5)))
+    for dtype in (np.float32, np.float64):
+        x = x_of((2, 1, 5, 5)).astype(dtype)
+        out = model(x)
+        assert out.dtype == dtype and model.backward(np.ones_like(out)).dtype == dtype
+        for _, m, k in model.named_parameters():
+            assert m.grads[k].dtype == m.params[k].dtype == np.float32
+
+
 def test_params_are_live():
     layer = L.Linear(3, 2)
     layer.params["W"][...] = 0
