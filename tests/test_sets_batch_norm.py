@@ -217,7 +217,10 @@ print(attempt(lambda: F.relu_forward(x)))
     lines = proc.stdout.splitlines()
     assert len(lines) == 6, proc.stderr
     message = "NotAvailableError: grading ex6_batch_norm: nnbook's own {} is not available to answers — write your own"
-    assert lines[0] == lines[2] == message.format("layernorm_forward")   # the shared helper counts as the first user
+    assert lines[0] == message.format("layernorm_forward")
+    # the private helper shared by the four functions is blocked too, in the name of one of them
+    users = ("layernorm_forward", "layernorm_backward", "groupnorm_forward", "groupnorm_backward")
+    assert lines[2] in {message.format(name) for name in users}
     assert lines[1] == message.format("groupnorm_forward")
     assert lines[3] == message.format("LayerNorm") and lines[4] == message.format("GroupNorm")
     assert lines[5] == "ran"
