@@ -74,8 +74,8 @@ class LayerNorm(Module):
         bias: learn ``beta`` (only with ``elementwise_affine``).
     Attributes:
         params["gamma"] (ones), params["beta"] (zeros): shape normalized_shape.
-    Shape: (*, *normalized_shape) -> same. No running statistics: training and evaluation
-    mode compute the same thing.
+    Shape: (N, *, *normalized_shape) -> same (at least one leading axis, the batch). No running
+    statistics: training and evaluation mode compute the same thing.
     """
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=np.float32):
