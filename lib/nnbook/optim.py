@@ -49,17 +49,18 @@ def sgd_momentum(w, dw, config=None):
     r"""One step of SGD with momentum, in PyTorch's form (the velocity is in gradient units).
 
     .. math::
-        v_t = \mu\, v_{t-1} + g_t, \qquad w_t = w_{t-1} - \eta\, v_t, \qquad v_0 = 0
+        u_t = \mu\, u_{t-1} + g_t, \qquad w_t = w_{t-1} - \eta\, u_t, \qquad u_0 = 0
 
     (CS231n writes :math:`v_t = \mu v_{t-1} - \eta g_t`, :math:`w_t = w_{t-1} + v_t`: the same
-    weights for a constant learning rate, but its velocity is :math:`-\eta` times this one.)
+    weights for a constant learning rate, but its velocity is :math:`-\eta` times this one.
+    The velocity is :math:`u` here, as in chapter 2, where :math:`v` is Adam's second moment.)
     With ``momentum = 0`` this is plain SGD.
 
     Args:
         w: parameters, any shape.
         dw: gradient of the loss with respect to ``w``, shape of ``w``.
         config: dict (or None) with ``lr`` (:math:`\eta`, default 1e-2), ``momentum``
-            (:math:`\mu`, default 0.9) and the state ``velocity`` (:math:`v`, shape of ``w``,
+            (:math:`\mu`, default 0.9) and the state ``velocity`` (:math:`u`, shape of ``w``,
             zeros at the start).
     Returns:
         next_w: shape and dtype of ``w``; config: the same dict with the new ``velocity``.
@@ -71,18 +72,18 @@ def sgd_momentum(w, dw, config=None):
     config.setdefault("lr", 1e-2)
     config.setdefault("momentum", 0.9)
     _check_hyper(who, config, unit=("momentum",))
-    v = config.get("velocity")
-    v = np.zeros_like(w) if v is None else v
-    v = config["momentum"] * v + dw
-    config["velocity"] = v
-    return w - config["lr"] * v, config
+    u = config.get("velocity")
+    u = np.zeros_like(w) if u is None else u
+    u = config["momentum"] * u + dw
+    config["velocity"] = u
+    return w - config["lr"] * u, config
 
 
 def sgd_nesterov(w, dw, config=None):
     r"""One step of SGD with Nesterov momentum, in PyTorch's form (``SGD(nesterov=True)``).
 
     .. math::
-        v_t = \mu\, v_{t-1} + g_t, \qquad w_t = w_{t-1} - \eta\, (g_t + \mu\, v_t), \qquad v_0 = 0
+        u_t = \mu\, u_{t-1} + g_t, \qquad w_t = w_{t-1} - \eta\, (g_t + \mu\, u_t), \qquad u_0 = 0
 
     This is Sutskever et al.'s "gradient at the look-ahead point" written for the look-ahead
     weights themselves: the stored ``w`` is the point where the next gradient is taken.
@@ -92,7 +93,7 @@ def sgd_nesterov(w, dw, config=None):
         w: parameters, any shape.
         dw: gradient of the loss with respect to ``w``, shape of ``w``.
         config: dict (or None) with ``lr`` (:math:`\eta`, default 1e-2), ``momentum``
-            (:math:`\mu`, default 0.9) and the state ``velocity`` (:math:`v`, shape of ``w``,
+            (:math:`\mu`, default 0.9) and the state ``velocity`` (:math:`u`, shape of ``w``,
             zeros at the start), as in :func:`sgd_momentum`.
     Returns:
         next_w: shape and dtype of ``w``; config: the same dict with the new ``velocity``.
@@ -104,19 +105,19 @@ def sgd_nesterov(w, dw, config=None):
     config.setdefault("lr", 1e-2)
     config.setdefault("momentum", 0.9)
     _check_hyper(who, config, unit=("momentum",))
-    v = config.get("velocity")
-    v = np.zeros_like(w) if v is None else v
-    v = config["momentum"] * v + dw
-    config["velocity"] = v
-    return w - config["lr"] * (dw + config["momentum"] * v), config
+    u = config.get("velocity")
+    u = np.zeros_like(w) if u is None else u
+    u = config["momentum"] * u + dw
+    config["velocity"] = u
+    return w - config["lr"] * (dw + config["momentum"] * u), config
 
 
 def adagrad(w, dw, config=None):
     r"""One step of AdaGrad (Duchi et al., 2011; PyTorch's ``Adagrad`` with its defaults).
 
     .. math::
-        s_t = s_{t-1} + g_t^2, \qquad
-        w_t = w_{t-1} - \eta\, \frac{g_t}{\sqrt{s_t} + \epsilon}, \qquad s_0 = 0
+        r_t = r_{t-1} + g_t^2, \qquad
+        w_t = w_{t-1} - \eta\, \frac{g_t}{\sqrt{r_t} + \epsilon}, \qquad r_0 = 0
 
     (element-wise). The sum never forgets, so each weight's steps only shrink: for a constant
     gradient the step is :math:`\eta / \sqrt{t}`. RMSProp (:func:`rmsprop`) replaces the sum by
@@ -126,7 +127,7 @@ def adagrad(w, dw, config=None):
         w: parameters, any shape.
         dw: gradient, shape of ``w``.
         config: dict (or None) with ``lr`` (default 1e-2), ``eps`` (default 1e-10, PyTorch's)
-            and the state ``cache`` (:math:`s`, the sum of the squared gradients so far, shape
+            and the state ``cache`` (:math:`r`, the sum of the squared gradients so far, shape
             of ``w``).
     Returns:
         next_w: shape and dtype of ``w``; config: the same dict with the new ``cache``.
@@ -138,19 +139,19 @@ def adagrad(w, dw, config=None):
     config.setdefault("lr", 1e-2)
     config.setdefault("eps", 1e-10)
     _check_hyper(who, config)
-    s = config.get("cache")
-    s = np.zeros_like(w) if s is None else s
-    s = s + dw * dw
-    config["cache"] = s
-    return w - config["lr"] * dw / (np.sqrt(s) + config["eps"]), config
+    r = config.get("cache")
+    r = np.zeros_like(w) if r is None else r
+    r = r + dw * dw
+    config["cache"] = r
+    return w - config["lr"] * dw / (np.sqrt(r) + config["eps"]), config
 
 
 def rmsprop(w, dw, config=None):
     r"""One step of RMSProp (PyTorch's ``RMSprop`` without momentum or centering).
 
     .. math::
-        s_t = \alpha\, s_{t-1} + (1 - \alpha)\, g_t^2, \qquad
-        w_t = w_{t-1} - \eta\, \frac{g_t}{\sqrt{s_t} + \epsilon}, \qquad s_0 = 0
+        r_t = \alpha\, r_{t-1} + (1 - \alpha)\, g_t^2, \qquad
+        w_t = w_{t-1} - \eta\, \frac{g_t}{\sqrt{r_t} + \epsilon}, \qquad r_0 = 0
 
     (element-wise; :math:`\epsilon` is added *outside* the square root, as in PyTorch).
 
@@ -159,7 +160,7 @@ def rmsprop(w, dw, config=None):
         dw: gradient, shape of ``w``.
         config: dict (or None) with ``lr`` (default 1e-2), ``alpha`` (the decay rate of the
             average, default 0.99), ``eps`` (default 1e-8) and the state ``cache``
-            (:math:`s`, the moving average of squared gradients, shape of ``w``).
+            (:math:`r`, the moving average of squared gradients, shape of ``w``).
     Returns:
         next_w: shape and dtype of ``w``; config: the same dict with the new ``cache``.
     Shape:
@@ -171,12 +172,12 @@ def rmsprop(w, dw, config=None):
     config.setdefault("alpha", 0.99)
     config.setdefault("eps", 1e-8)
     _check_hyper(who, config, unit=("alpha",))
-    s = config.get("cache")
-    s = np.zeros_like(w) if s is None else s
+    r = config.get("cache")
+    r = np.zeros_like(w) if r is None else r
     a = config["alpha"]
-    s = a * s + (1 - a) * (dw * dw)
-    config["cache"] = s
-    return w - config["lr"] * dw / (np.sqrt(s) + config["eps"]), config
+    r = a * r + (1 - a) * (dw * dw)
+    config["cache"] = r
+    return w - config["lr"] * dw / (np.sqrt(r) + config["eps"]), config
 
 
 def adam(w, dw, config=None):
@@ -310,9 +311,9 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """``v = momentum * v + g + weight_decay * p``; ``p -= lr * v`` (PyTorch's SGD; see :func:`sgd_momentum`).
+    """``u = momentum * u + g + weight_decay * p``; ``p -= lr * u`` (PyTorch's SGD; see :func:`sgd_momentum`).
 
-    With ``nesterov=True`` (and ``momentum > 0``) the step is ``p -= lr * (g + momentum * v)``
+    With ``nesterov=True`` (and ``momentum > 0``) the step is ``p -= lr * (g + momentum * u)``
     (see :func:`sgd_nesterov`).
     """
     rule = staticmethod(sgd_momentum)
@@ -332,7 +333,7 @@ class SGD(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """``s = s + g**2``; ``p -= lr * g / (sqrt(s) + eps)`` (PyTorch's Adagrad; see :func:`adagrad`)."""
+    """``r = r + g**2``; ``p -= lr * g / (sqrt(r) + eps)`` (PyTorch's Adagrad; see :func:`adagrad`)."""
     rule = staticmethod(adagrad)
 
     def __init__(self, model, lr=0.01, eps=1e-10, weight_decay=0.0, no_decay=()):
@@ -344,7 +345,7 @@ class Adagrad(Optimizer):
 
 
 class RMSProp(Optimizer):
-    """``s = alpha * s + (1 - alpha) * g**2``; ``p -= lr * g / (sqrt(s) + eps)`` (see :func:`rmsprop`)."""
+    """``r = alpha * r + (1 - alpha) * g**2``; ``p -= lr * g / (sqrt(r) + eps)`` (see :func:`rmsprop`)."""
     rule = staticmethod(rmsprop)
 
     def __init__(self, model, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, no_decay=()):
