@@ -102,6 +102,7 @@ def test_linear_circuit_labels():
     fig = plotting.plot_linear_circuit([1.0, -2.0], [0.5, 0.25], 0.1, 2.0, [1.0, 0.5], [2.0, -4.0], 2.0)
     texts = {t.get_text() for t in fig.axes[0].texts}
     assert {"1.00", "-2.00", "0.50", "-4.00", "0.10", "2.00"} <= texts
+    assert {"$x_0$", "$x_1$", "$w_0$", "$w_1$"} <= texts and "$x_2$" not in texts   # indices from 0
     with pytest.raises(ValueError):
         plotting.plot_linear_circuit([1.0] * 5, [1.0] * 5, 0, 1, [1.0] * 5, [1.0] * 5, 1)
 

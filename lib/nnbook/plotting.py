@@ -176,6 +176,8 @@ def show_matrix(a, ax=None, title=None, groups=None, mark=None, fmt="{:g}", cmap
 def plot_linear_circuit(x, w, b, dout, dx, dw, db, ax=None):
     """Computational graph of one output ``out = sum_i x[i] * w[i] + b`` (D inputs, D <= 4).
 
+    The inputs are labeled x_0, ..., x_{D-1} and w_0, ..., w_{D-1} (indices from 0, as in the book).
+
     Forward values are written in green above each wire, gradients (given: ``dx``, ``dw``
     of shape (D,), scalar ``db``, upstream ``dout``) in red below it.
     """
@@ -206,8 +208,8 @@ def plot_linear_circuit(x, w, b, dout, dx, dw, db, ax=None):
     products = x * w
     out = products.sum() + b
     for i in range(D):
-        node((0, ys[i] + 0.6), f"$x_{i + 1}$")
-        node((0, ys[i] - 0.6), f"$w_{i + 1}$")
+        node((0, ys[i] + 0.6), f"$x_{i}$")          # indices from 0, as in the book
+        node((0, ys[i] - 0.6), f"$w_{i}$")
         node((2.2, ys[i]), r"$\times$", gate=True)
         wire((0.3, ys[i] + 0.6), (1.95, ys[i] + 0.08), x[i], dx[i], +1)
         wire((0.3, ys[i] - 0.6), (1.95, ys[i] - 0.08), w[i], dw[i], -1)
