@@ -160,7 +160,7 @@ def avgpool2d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False, c
                                                   "avgpool2d_forward")
     if not isinstance(count_include_pad, (bool, np.bool_)):
         raise TypeError(f"avgpool2d_forward: count_include_pad must be True or False, got {count_include_pad!r}")
-    xp = _padded(x, kernel, stride, padding, out_size, -np.inf)
+    xp = _padded(x, kernel, stride, padding, out_size, 0.0)
     out = np.zeros(x.shape[:2] + out_size, dtype=x.dtype)
     for _, _, (rows, cols) in offset_slices(kernel, stride, out_size):
         out += xp[:, :, rows, cols]
