@@ -176,3 +176,11 @@ def test_kernel_figure_scale_follows_the_kernel_sum(photo):
     assert twice_clipped > 0.1 and f"{twice_clipped:.0%} clipped" in scales["twice"][1]
     lo, hi = scales["sobel"][0]
     assert lo == -hi and hi > 0 and "gray = 0" in scales["sobel"][1]
+
+
+def test_show_matrix_without_values_draws_only_the_grid():
+    fig = plotting.show_matrix(np.arange(6.0).reshape(2, 3), fmt=None)
+    ax = fig.axes[0]
+    assert len(ax.texts) == 0 and len(ax.images) == 1
+    hlines, vlines = ax.collections                     # 3 row borders, 4 column borders
+    assert len(hlines.get_segments()) == 3 and len(vlines.get_segments()) == 4
