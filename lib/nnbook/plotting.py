@@ -231,6 +231,66 @@ def plot_linear_circuit(x, w, b, dout, dx, dw, db, ax=None):
     return ax.figure
 
 
+# the batch-norm graph of chapter 6: node -> (position, forward label); edges; backward step per node
+_BN_NODES = {
+    "x": ((0.0, 1.0), "$x$"),
+    "mu": ((1.8, 0.0), r"$\mu = \frac{1}{m}\sum_n x_n$"),
+    "z": ((3.6, 1.0), r"$z = x - \mu$"),
+    "v": ((5.4, 0.0), r"$v = \frac{1}{m}\sum_n z_n^2$"),
+    "s": ((7.6, 0.0), r"$s = (v + \epsilon)^{-1/2}$"),
+    "xhat": ((9.4, 1.0), r"$\hat x = z\,s$"),
+    "y": ((11.8, 1.0), r"$y = \gamma\,\hat x + \beta$"),
+}
+_BN_EDGES = [("x", "z"), ("x", "mu"), ("mu", "z"), ("z", "xhat"), ("z", "v"), ("v", "s"), ("s", "xhat"),
+             ("xhat", "y")]
+_BN_BACKWARD = {   # node -> the backward step taken there (numbered as in chapter 6)
+    "y": "1: $d\\beta = \\sum dy$, $d\\gamma = \\sum dy\\,\\hat x$\n$d\\hat x = \\gamma\\,dy$",
+    "xhat": "2: $ds = \\sum d\\hat x\\,z$\n$dz = d\\hat x\\,s$ (first part)",
+    "s": "3: $dv = -\\frac{1}{2}(v+\\epsilon)^{-3/2}\\,ds$",
+    "v": "4: $dz \\leftarrow dz + \\frac{2z}{m}\\,dv$",
+    "z": "5: $dx = dz$ (first part)\n$d\\mu = -\\sum dz$",
+    "mu": "6: $dx \\leftarrow dx + \\frac{1}{m}\\,d\\mu$",
+}
+
+
+def _bn_anchor(a, b):
+    """Where an arrow from node a to node b leaves a and enters b, as fractions of their boxes."""
+    (ax_, ay), (bx, by) = _BN_NODES[a][0], _BN_NODES[b][0]
+    if ay == by:
+        return (1.0, 0.5), (0.0, 0.5)
+    return ((0.5, 0.0), (0.5, 1.0)) if ay > by else ((0.5, 1.0), (0.5, 0.0))
+
+
+def plot_batchnorm_graph(ax=None):
+    """The training-mode batch-norm forward pass of one feature as a graph, with its backward steps.
+
+    Forward: x -> mu -> z = x - mu -> v -> s -> xhat = z s -> y = gamma xhat + beta (arrows); next
+    to each node, in red, the backward step taken there, numbered 1 (at y) to 6 (at mu), the order
+    in which the backward pass visits the nodes. Sums run over the m values of the feature.
+    Returns the Figure.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(12, 3.4))
+    box = dict(boxstyle="round,pad=0.35", fc="white", ec="0.3")
+    artists = {}
+    for key, ((px, py), label) in _BN_NODES.items():
+        artists[key] = ax.text(px, py, label, ha="center", va="center", fontsize=11, bbox=box, zorder=3)
+        top = py > 0.5
+        ax.text(px, py + (0.36 if top else -0.36), _BN_BACKWARD.get(key, ""), ha="center",
+                va="bottom" if top else "top", fontsize=9, color="tab:red", linespacing=1.6)
+    for a, b in _BN_EDGES:
+        start, end = _bn_anchor(a, b)
+        ax.annotate("", xy=end, xycoords=artists[b], xytext=start, textcoords=artists[a],
+                    arrowprops=dict(arrowstyle="->", color="0.3", lw=1.2, shrinkA=2, shrinkB=2))
+    ax.text(-0.3, 2.25, "forward: arrows, for one feature with m values; backward: the red steps, from "
+            "1 (at y) to 6 (at mu); a value used twice (x, z) adds up the gradients of both uses",
+            fontsize=9, color="0.3", ha="left")
+    ax.set_xlim(-0.5, 13.0)
+    ax.set_ylim(-0.95, 2.4)
+    ax.axis("off")
+    return ax.figure
+
+
 def _runs(indices):
     """Sorted ints -> list of half-open runs ``(a, b)`` of consecutive values."""
     runs = []
