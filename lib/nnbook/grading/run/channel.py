@@ -13,6 +13,12 @@ request; replies come back as one display output of type :data:`MIME`, whose JSO
 - an opaque handle for anything else (e.g. a forward's cache object), which stays in the kernel
   and can be passed back by id.
 
+Each function is judged as it was judged: :meth:`KernelChannel.pin` keeps, in the kernel, a copy of
+a learner's function as it is when its check starts (:func:`pinned_copy`: with a snapshot of its
+globals, so that rebinding a helper later changes nothing either), and every call by name goes to
+that copy. A function pinned by no check (a backward's forward whose own check never ran) is
+pinned at its first call.
+
 Anything else, a malformed reply, or no reply in time makes the call raise here, which the
 checker reports as a failed case with the reason. After each call the post-call contents of the
 array arguments are copied back into the caller's arrays (so in-place modification is detected
@@ -25,10 +31,12 @@ bit-generator state.
 """
 import ast
 import base64
+import inspect
 import json
 import math
 import re
 import secrets
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +51,35 @@ _DTYPE = re.compile(r"^[<>|=][biuf][1248]$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,79}$")
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
+def pinned_copy(fn):
+    """``fn`` as it is now: a plain function is copied with a snapshot of its globals, in which the
+    other functions of the same namespace (its helpers, and theirs) are copied the same way. Rebinding
+    a name afterwards (the function itself, or a helper it calls) does not change the copy. Other
+    callables are returned as they are (their name can still be rebound without effect).
+
+    Self-contained (imports only the standard library): the kernel-side server uses this source too.
+    """
+    import types
+    if not isinstance(fn, types.FunctionType):
+        return fn
+    namespace = fn.__globals__
+    snapshot = dict(namespace)
+    copies = {}
+
+    def copy(f):
+        if id(f) not in copies:
+            g = types.FunctionType(f.__code__, snapshot, f.__name__, f.__defaults__, f.__closure__)
+            g.__kwdefaults__ = dict(f.__kwdefaults__) if f.__kwdefaults__ else f.__kwdefaults__
+            g.__dict__.update(f.__dict__)
+            g.__qualname__, g.__doc__, g.__module__ = f.__qualname__, f.__doc__, f.__module__
+            copies[id(f)] = g
+        return copies[id(f)]
+    for name, value in list(snapshot.items()):
+        if isinstance(value, types.FunctionType) and value.__globals__ is namespace:
+            snapshot[name] = copy(value)
+    return copy(fn)
+
+
 # The kernel-side server. Executed in the learner's namespace; defines __nnbook_rpc__ only.
 SERVER = r'''
 def __nnbook_install():
@@ -51,7 +88,9 @@ def __nnbook_install():
     from IPython.display import publish_display_data
     mime = "application/x-nnbook-reply"
     handles = {}
+    pinned = {}
     ns = globals()
+@PINNED_COPY@
     system = tuple(p for p in {sys.prefix, sys.base_prefix, sys.exec_prefix} if p)
 
     def dec(v):
@@ -129,10 +168,19 @@ def __nnbook_install():
         try:
             if req.get("drop"):
                 handles.clear()
+            if req.get("pin"):                        # a check starts: keep its function as it is now
+                pinned.pop(req["fn"], None)
+                if callable(ns.get(req["fn"])):
+                    pinned[req["fn"]] = pinned_copy(ns[req["fn"]])
+                reply.update(status="pinned" if req["fn"] in pinned else "missing")
+                publish_display_data({mime: json.dumps(reply)})
+                return
             args, kwargs = dec(req["args"]), dec(req["kwargs"])
             arrays, rngs = [], []
             walk((args, kwargs), arrays, rngs)        # the arguments as passed: reported after the call
-            fn = ns.get(req["fn"])
+            if req["fn"] not in pinned and callable(ns.get(req["fn"])):
+                pinned[req["fn"]] = pinned_copy(ns[req["fn"]])
+            fn = pinned.get(req["fn"])
             if not callable(fn):
                 reply.update(status="missing")
             else:
@@ -159,7 +207,7 @@ def __nnbook_install():
 
 __nnbook_install()
 del __nnbook_install
-'''
+'''.replace("@PINNED_COPY@", textwrap.indent(inspect.getsource(pinned_copy), "    "))
 
 
 class ChannelError(Exception):
@@ -389,6 +437,7 @@ class KernelChannel:
         self.budget = None
         self.timed_out = False
         self._drop = False
+        self.pinned = set()      # names pinned by a check in this kernel
 
     def start_cell(self, seconds):
         """A new test cell: each call may take ``seconds``; after one call timed out, the cell's
@@ -419,8 +468,25 @@ class KernelChannel:
             self._run(SERVER)
             self.installed = True
 
+    def pin(self, name):
+        """A check of the learner's ``name`` starts: from now on, calls of ``name`` go to the function as
+        it is now (see the module docstring). Returns False when the kernel has no such function."""
+        if self.gone:
+            raise KernelGone(self.gone)
+        self.install()
+        nonce = secrets.token_hex(8)
+        blob = base64.b64encode(json.dumps({"nonce": nonce, "fn": name, "pin": True}).encode()).decode()
+        outputs, _ = self._run(f"__nnbook_rpc__('{blob}')")
+        reply = _find_reply(outputs, nonce)
+        if reply is None or reply.get("status") not in ("pinned", "missing"):
+            raise NoReply("your kernel sent no answer for this call (did a cell change how the kernel runs "
+                          "code, or hide its output?)")
+        self.pinned.add(name)
+        return reply["status"] == "pinned"
+
     def call(self, name, args, kwargs):
-        """Call ``name(*args, **kwargs)`` in the kernel; returns the decoded value or raises."""
+        """Call ``name(*args, **kwargs)`` in the kernel (the function pinned for ``name``; see
+        :meth:`pin`); returns the decoded value or raises."""
         if self.gone:
             raise KernelGone(self.gone)
         self.install()
