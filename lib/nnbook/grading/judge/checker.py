@@ -435,9 +435,10 @@ def evaluate(exercise_id, fn, forward=None, hidden=False, hints=2):
                          f"or 3 (code), got {hints!r}")
     report = Report(exercise_id, hidden=hidden, hint_level=hints)
     if ex.kind == "backward" and ex.judge is None:
+        stated = ex.cache and (ex.cache.text if len(ex.cache.fields) == 1 else f"the tuple {ex.cache.text}")
         report.notes.append(
-            f"every case runs your backward on nnbook's cache in the format the exercise states, {ex.cache.text}, "
-            "whatever your forward returns" if ex.cache is not None else
+            f"each case runs your backward on nnbook's cache ({stated}, as the exercise states), whatever your "
+            "forward returns" if ex.cache is not None else
             f"a case runs your backward on your {ex.forward}'s cache only where your {ex.forward} is right; "
             "the others are not judged (skip)")
     counter = CallCounter([(ex.forward or "forward", forward), ("numerical_gradient", gradcheck.numerical_gradient)]
