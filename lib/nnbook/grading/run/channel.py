@@ -204,6 +204,18 @@ def __nnbook_install():
 
     ns["__nnbook_rpc__"] = rpc
 
+    # a call's arguments travel in its code: skip what IPython and ipykernel do to a cell that only
+    # costs time on megabytes of text (input transformers; ipykernel hashes every cell's source in
+    # pure Python, about 1.5 s per MB). Other cells run as before.
+    try:
+        shell = get_ipython()
+        transform, name_of = shell.transform_cell, shell.compile.get_code_name
+        shell.transform_cell = lambda raw: raw if raw.startswith("__nnbook_rpc__(") else transform(raw)
+        shell.compile.get_code_name = lambda raw, code, number: (
+            "<nnbook-call>" if raw.startswith("__nnbook_rpc__(") else name_of(raw, code, number))
+    except Exception:
+        pass
+
 
 __nnbook_install()
 del __nnbook_install

@@ -186,9 +186,9 @@ def _pool_backward_cases(ties):
     def make(base, hidden):
         cases = with_gradcheck(numbered(base, _pool_specs(hidden, ties=ties)), base,
                                lambda rng: ((randn(rng, 1, 2, 5, 5), 3), {"stride": 2}))
-        if hidden:   # finite differences: 2 * 147,456 forward passes over 529 windows each
-            cases = with_big_case(cases, base, lambda rng: ((randn(rng, 4, 16, 48, 48), 3), {"stride": 2}),
-                                  "big: x (4, 16, 48, 48), kernel 3, stride 2")
+        if hidden:   # finite differences: 2 * 73,728 forward passes over 529 windows each
+            cases = with_big_case(cases, base, lambda rng: ((randn(rng, 2, 16, 48, 48), 3), {"stride": 2}),
+                                  "big: x (2, 16, 48, 48), kernel 3, stride 2")
         return cases
     return make
 
