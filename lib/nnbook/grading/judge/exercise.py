@@ -283,8 +283,8 @@ HINT_NOT_ONE_PASS = Hint(
 
 HINT_TOO_SLOW = Hint(
     "backward_too_slow", "this big case ran out of time: a backward computes every gradient in one pass "
-    "(milliseconds here); finite differences of the forward call it twice per number, which takes hours "
-    "on a case of this size",
+    "(milliseconds here); finite differences of the forward call it twice per number, which takes many "
+    "minutes on a case of this size",
     "each gradient is dout times the local derivative of the forward, summed over every output that used "
     "the number (the chain rule)", label="too slow for a backward (finite differences?)")
 
