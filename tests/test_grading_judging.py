@@ -249,14 +249,24 @@ def test_the_graded_kernel_calls_the_function_pinned_at_its_check():
              "def helper(v):\n    return 0\n\ndef forward(v):\n    return -1\n\ndef later(v):\n    return 5",
              "#judge 1",
              "def later(v):\n    return 6",
-             "#judge 2"]
+             "#judge 2",
+             "def nothing_here(v):\n    return 7",
+             "#judge 3"]
+
+    def missing(ch):
+        try:
+            return ch.call("nothing_here", (0,), {})
+        except Exception as exc:
+            return str(exc)
     steps = {0: lambda ch: ch.pin("forward"),
              1: lambda ch: (ch.call("forward", (1,), {}), ch.pin("nothing_here"), ch.call("later", (0,), {})),
-             2: lambda ch: (ch.call("later", (0,), {}), ch.pin("later"), ch.call("later", (0,), {}))}
+             2: lambda ch: (ch.call("later", (0,), {}), ch.pin("later"), ch.call("later", (0,), {})),
+             3: missing}
     got = _kernel_calls(cells, steps)
     assert got[0] is True
     assert got[1] == (20, False, 5)          # pinned at its check; 'later', never checked: pinned at first use
     assert got[2] == (5, True, 6)            # a new check pins it again
+    assert "name 'nothing_here' is not defined" in got[3]     # missing at its check: defining it later is too late
 
 
 def test_a_forward_pinned_in_a_kernel_that_died_is_not_looked_up_again():

@@ -16,8 +16,9 @@ request; replies come back as one display output of type :data:`MIME`, whose JSO
 Each function is judged as it was judged: :meth:`KernelChannel.pin` keeps, in the kernel, a copy of
 a learner's function as it is when its check starts (:func:`pinned_copy`: with a snapshot of its
 globals, so that rebinding a helper later changes nothing either), and every call by name goes to
-that copy. A function pinned by no check (a backward's forward whose own check never ran) is
-pinned at its first call.
+that copy; a name that was not defined when its check started stays undefined for later calls. A
+function pinned by no check (a backward's forward whose own check never ran) is pinned at its first
+call.
 
 Anything else, a malformed reply, or no reply in time makes the call raise here, which the
 checker reports as a failed case with the reason. After each call the post-call contents of the
@@ -169,10 +170,9 @@ def __nnbook_install():
             if req.get("drop"):
                 handles.clear()
             if req.get("pin"):                        # a check starts: keep its function as it is now
-                pinned.pop(req["fn"], None)
-                if callable(ns.get(req["fn"])):
-                    pinned[req["fn"]] = pinned_copy(ns[req["fn"]])
-                reply.update(status="pinned" if req["fn"] in pinned else "missing")
+                found = ns.get(req["fn"])             # (or that there was none: None stays pinned)
+                pinned[req["fn"]] = pinned_copy(found) if callable(found) else None
+                reply.update(status="missing" if pinned[req["fn"]] is None else "pinned")
                 publish_display_data({mime: json.dumps(reply)})
                 return
             args, kwargs = dec(req["args"]), dec(req["kwargs"])
