@@ -67,7 +67,9 @@ JUDGING = {
                               ["backward multiplies dout by exactly what forward multiplied x by"]),
     "cheat_fd_conv_backward": (3, 7, {"conv2d_forward": 3, "conv2d_backward": 0}, ["this big case ran out of time"]),
     "cheat_fd_relu_linear": (5, 10, {"linear_forward": 2, "linear_backward": 0, "relu_forward": 1, "relu_backward": 0,
-                                     "softmax_cross_entropy": 2}, ["this big case ran out of time", "fails only at the kink"]),
+                                     "softmax_cross_entropy": 2},
+                             ["called linear_forward", "finite differences of the forward are not a backward",
+                              "fails only at the kink"]),
     "fair_conv_wrong_forward": (4, 7, {"conv2d_forward": 0, "conv2d_backward": 4}, ["you flipped the kernel"]),
     "fair_bn_wrong_forward": (3, 6, {"batchnorm_forward": 0, "batchnorm_backward": 3}, ["the biased one"]),
 }

@@ -269,6 +269,24 @@ def test_the_graded_kernel_calls_the_function_pinned_at_its_check():
     assert "name 'nothing_here' is not defined" in got[3]     # missing at its check: defining it later is too late
 
 
+def test_the_graded_kernel_counts_a_backwards_calls_of_its_forward():
+    cells = ["def forward(v):\n    return v * 2\n\nalias = forward\n\n"
+             "def own_copy(v):\n    return v * 2\n\n"
+             "def backward(n):\n    return sum(forward(i) for i in range(n)) + alias(0) + own_copy(0)",
+             "#judge 0"]
+
+    def step(ch):
+        ch.pin("forward")
+        ch.pin("backward")
+        counted = ch.function("backward", count=("forward",))
+        plain = ch.function("backward")
+        return counted(20), counted.take_calls(), plain(5), ch.take_calls(), hasattr(plain, "take_calls")
+    [(value, calls, plain_value, after, plain_counts)] = _kernel_calls(cells, {0: step}).values()
+    assert value == 380 and plain_value == 20
+    assert calls == {"forward": 21}          # by its name and by an alias; a private copy is not seen
+    assert after == {} and not plain_counts
+
+
 def test_a_forward_pinned_in_a_kernel_that_died_is_not_looked_up_again():
     from nnbook.grading.grade import Judge
     judge = Judge(None, 0, 5)

@@ -342,8 +342,11 @@ def _collect_mistakes(ex, results, extra=()):
 class CallCounter:
     """Counts, while a learner's function runs, its calls of the code of given functions (its own
     forward, nnbook's ``numerical_gradient``): a backward that calls its forward many times is
-    differentiating it numerically. Notebooks only: graded runs see only the calls into the kernel,
-    and a large hidden case with a time limit stops finite differences there."""
+    differentiating it numerically. In a notebook a profile hook counts them (``enabled``); when
+    grading, the kernel counts the calls it can see (the forward by any global name; see
+    :meth:`~nnbook.grading.run.channel.KernelChannel.function`) and the proxy hands them over. A
+    backward that avoids both (a private copy of the forward) still meets the big hidden case, whose
+    time limit stops finite differences."""
 
     enabled = True
     LIMIT = 8             # calls of the forward in one call of the backward (a real one needs at most 1)
@@ -355,8 +358,12 @@ class CallCounter:
             if hasattr(f, "__code__"):
                 self.codes.setdefault(f.__code__, name)
         self.counts = Counter()
+        self.remote = None
 
     def wrap(self, fn):
+        if callable(getattr(fn, "take_calls", None)):      # a proxy into the kernel: it counts there
+            self.remote = fn.take_calls
+            return fn
         if fn is None or not self.enabled or not self.codes:
             return fn
         counter = self
@@ -382,6 +389,8 @@ class CallCounter:
     def problems(self, ex):
         """The case's problems from the calls counted since the last time (then starts again)."""
         counts, self.counts = self.counts, Counter()
+        if self.remote is not None:
+            counts.update(self.remote())
         found = []
         for name, n in counts.items():
             if name == "numerical_gradient":

@@ -163,6 +163,48 @@ def __nnbook_install():
         code = (f.line or "").strip()[:80]
         return "line %d in %s" % (f.lineno, f.name) + (": " + code if code else ""), f.name
 
+    def counting(fn, names):
+        """While fn runs, count its calls of the functions ``names`` (a backward's forward; nnbook's
+        numerical_gradient), wherever fn's globals hold them (whatever the name): ``(calls, restore)``."""
+        calls = {}
+        g = getattr(fn, "__globals__", None)
+        if not names:
+            return calls, lambda: None
+        targets = {}
+        for n in names:
+            for f in (pinned.get(n), ns.get(n)):
+                if hasattr(f, "__code__"):
+                    targets[f.__code__] = n
+        gradcheck = sys.modules.get("nnbook.gradcheck")
+        numerical = getattr(gradcheck, "numerical_gradient", None)
+        if hasattr(numerical, "__code__"):
+            targets[numerical.__code__] = "numerical_gradient"
+        if not isinstance(g, dict) or not targets:
+            return calls, lambda: None
+        swapped = {}
+
+        def counted(f, n):
+            def call(*a, **k):
+                calls[n] = calls.get(n, 0) + 1
+                return f(*a, **k)
+            return call
+        for key, value in list(g.items()):
+            n = targets.get(getattr(value, "__code__", None))
+            if n is not None:
+                swapped[key] = value
+                g[key] = counted(value, n)
+        if gradcheck is not None and hasattr(numerical, "__code__"):
+            swapped_module = numerical
+            gradcheck.numerical_gradient = counted(numerical, "numerical_gradient")
+        else:
+            swapped_module = None
+
+        def restore():
+            g.update(swapped)
+            if swapped_module is not None:
+                gradcheck.numerical_gradient = swapped_module
+        return calls, restore
+
     def rpc(request):
         req = json.loads(base64.b64decode(request))
         reply = {"nonce": req["nonce"]}
@@ -184,6 +226,7 @@ def __nnbook_install():
             if not callable(fn):
                 reply.update(status="missing")
             else:
+                calls, restore = counting(fn, req.get("count") or [])
                 try:
                     result = fn(*args, **kwargs)
                     reply.update(status="ok", value=enc(result))
@@ -194,6 +237,9 @@ def __nnbook_install():
                     loc, name = where(exc)
                     reply.update(status="raised", type=type(exc).__name__, message=line[0][:200] if line else "",
                                  where=loc, function=name, not_implemented=isinstance(exc, NotImplementedError))
+                finally:
+                    restore()
+                reply["calls"] = calls
             reply["after"] = [enc(a) for a in arrays]
             reply["rngs"] = [g.bit_generator.state for g in rngs]
         except KeyboardInterrupt:
@@ -450,6 +496,7 @@ class KernelChannel:
         self.timed_out = False
         self._drop = False
         self.pinned = set()      # names pinned by a check in this kernel
+        self.calls = {}          # calls counted in the kernel (see function(count=...))
 
     def start_cell(self, seconds):
         """A new test cell: each call may take ``seconds``; after one call timed out, the cell's
@@ -496,15 +543,16 @@ class KernelChannel:
         self.pinned.add(name)
         return reply["status"] == "pinned"
 
-    def call(self, name, args, kwargs):
+    def call(self, name, args, kwargs, count=()):
         """Call ``name(*args, **kwargs)`` in the kernel (the function pinned for ``name``; see
-        :meth:`pin`); returns the decoded value or raises."""
+        :meth:`pin`); returns the decoded value or raises. ``count``: names of functions whose calls
+        during this one are counted in the kernel (into :attr:`calls`)."""
         if self.gone:
             raise KernelGone(self.gone)
         self.install()
         nonce = secrets.token_hex(8)
         request = {"nonce": nonce, "fn": name, "args": encode(tuple(args)), "kwargs": encode(dict(kwargs)),
-                   "drop": self._drop}
+                   "drop": self._drop, "count": list(count)}
         self._drop = False
         blob = base64.b64encode(json.dumps(request).encode()).decode()
         outputs, status = self._run(f"__nnbook_rpc__('{blob}')")
@@ -518,6 +566,7 @@ class KernelChannel:
         arrays, rngs = [], []
         _walk((tuple(args), dict(kwargs)), arrays, rngs)
         _copy_back(arrays, reply.get("after"))
+        self._count_calls(reply.get("calls", {}))
         _set_rngs(rngs, reply.get("rngs"))
         if kind == "missing":
             raise learner_error("NameError", f"name '{name}' is not defined in your notebook")
@@ -527,11 +576,28 @@ class KernelChannel:
             return decode(reply.get("value"))
         _bad("status")
 
-    def function(self, name):
-        """A callable that forwards every call to the kernel's ``name``."""
+    def _count_calls(self, calls):
+        if not isinstance(calls, dict) or len(calls) > 10 or not all(
+                isinstance(k, str) and type(v) is int and v >= 0 for k, v in calls.items()):
+            _bad("call counts")
+        for k, v in calls.items():
+            self.calls[k[:80]] = self.calls.get(k[:80], 0) + v
+
+    def take_calls(self):
+        """The calls counted in the kernel since the last time (``{function name: calls}``)."""
+        calls, self.calls = self.calls, {}
+        return calls
+
+    def function(self, name, count=()):
+        """A callable that forwards every call to the kernel's ``name``. With ``count``, the kernel counts
+        how often each call calls those functions (and nnbook's numerical_gradient); the proxy's
+        ``take_calls()`` returns the counts (a backward that calls its forward many times is
+        differentiating it numerically)."""
         def proxy(*args, **kwargs):
-            return self.call(name, args, kwargs)
+            return self.call(name, args, kwargs, count)
         proxy.__name__ = proxy.__qualname__ = name
+        if count:
+            proxy.take_calls = self.take_calls
         return proxy
 
 
