@@ -36,8 +36,9 @@ from ..run.channel import pinned_copy
 from . import mistakes
 from .cases import Rng, arrays_in, call_args
 from .compare import Problem, compare_cache, compare_output, not_judged, same_values
-from .errors import _learner_frames, describe_exception  # noqa: F401  (describe_exception: API)
+from .errors import _learner_frames, describe_exception, exception_problem  # noqa: F401  (describe_exception: API)
 from .exercise import ALWAYS_RULES, HINT_CACHE, as_hint
+from .exercise import dout_rng
 from .registry import EXERCISES, dout_for, reference_out
 from .feedback import CaseResult, Mistake, Report  # noqa: F401  (Report: part of the API)
 from .own_code import OwnCodeWatch
@@ -132,9 +133,11 @@ def _run_direct(ex, case, fn):
     args, kwargs = call_args(case)
     names = _arg_names(ex)
     originals = [(n, a.copy()) for n, a in _named_arrays(args, kwargs, names)]
+    inputs = _inputs(args, kwargs, names)
     ok, result = _call(fn, ex.id, *args, **kwargs)
     if not ok:
-        return [Problem("exception", "call", f"raised {describe_exception(result)}")], {}
+        expected = _expected_quietly(ex, case)
+        return [exception_problem(result, inputs, expected)], expected
     if ex.kind == "forward":
         if not isinstance(result, tuple) or len(result) != 2:
             got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
@@ -146,10 +149,35 @@ def _run_direct(ex, case, fn):
             return [problem], {}
     expected = ex.reference(case)
     problems = [p for name in ex.outputs if (p := compare_output(name, expected[name], got[name]))]
-    if ex.kind == "forward" and not problems:
+    changed = _inplace_problems(originals, _named_arrays(args, kwargs, names))
+    if ex.kind == "forward" and not problems and not changed:
+        # (an input changed in place changes a cache that holds it too: that mistake is named once)
         problems += forward_cache_problems(ex, case, result[1])
-    problems += _inplace_problems(originals, _named_arrays(args, kwargs, names))
-    return problems, expected
+    return problems + changed, expected
+
+
+def _inputs(args, kwargs, names):
+    """``[(name, value)]`` of a call, named as the exercise names its arguments."""
+    named = [(names[i] if i < len(names) else f"arg{i}", a) for i, a in enumerate(args)]
+    return named + list(kwargs.items())
+
+
+def _named_cache(ex, cache):
+    """A stated cache as ``[(field, value)]`` (how an exception's case line shows it), else as it is."""
+    if ex.cache is None:
+        return cache
+    if len(ex.cache.fields) == 1:
+        return [(ex.cache.fields[0], cache)]
+    return list(zip(ex.cache.fields, cache))
+
+
+def _expected_quietly(ex, case):
+    """The reference's outputs for ``case`` (shown next to an exception), or {} when it cannot be made."""
+    try:
+        with np.errstate(all="ignore"):
+            return ex.reference(case)
+    except Exception:
+        return {}
 
 
 def _learner_cache(ex, case, forward):
@@ -186,7 +214,7 @@ def _run_backward(ex, case, fn, forward):
     dout_before = dout.copy()
     ok, result = _call(fn, ex.id, dout, cache)
     if not ok:
-        return [Problem("exception", "call", f"raised {describe_exception(result)}")], expected
+        return [exception_problem(result, [("dout", dout), ("cache", _named_cache(ex, cache))], expected)], expected
     got, problem = _unpack(result, ex.outputs, ex.id)
     if problem:
         return [problem], expected
@@ -202,7 +230,7 @@ def _run_gradcheck(ex, case, fn, forward):
     if ex.gradcheck is not None:
         ok, errs = _call(ex.gradcheck, ex.id, fn, case)
         if not ok:
-            return [Problem("exception", "call", f"raised {describe_exception(errs)}")], {}
+            return [exception_problem(errs, _inputs(case.args, case.kwargs, _arg_names(ex)))], {}
         return [Problem("gradcheck", n, f"{n}: disagrees with the numerical gradient (relative error {e:.2g})")
                 for n, e in errs if not e <= GRADCHECK_TOL], {}
     cache, problem = _backward_cache(ex, case, forward)
@@ -214,10 +242,10 @@ def _run_gradcheck(ex, case, fn, forward):
     def f():
         return ex.ref_forward(*_fresh_rngs(args), **_fresh_rngs(kwargs))[0]
     out = f()
-    dout = np.random.default_rng(case.seed).standard_normal(out.shape)
+    dout = dout_rng(case.seed).standard_normal(out.shape)
     ok, result = _call(fn, ex.id, dout, cache)
     if not ok:
-        return [Problem("exception", "call", f"raised {describe_exception(result)}")], {}
+        return [exception_problem(result, [("dout", dout), ("cache", _named_cache(ex, cache))])], {}
     got, problem = _unpack(result, ex.outputs, ex.id)
     if problem:
         return [problem], {}
@@ -245,7 +273,7 @@ def _run_judge(ex, case, fn, forward):
     when the learner's code raised, so it is reported like one."""
     ok, problems = _call(ex.judge, ex.id, fn, forward, case)
     if not ok:
-        return [Problem("exception", "call", f"raised {describe_exception(problems)}")]
+        return [exception_problem(problems, _inputs(case.args, case.kwargs, _arg_names(ex)))]
     return list(problems)
 
 
@@ -255,13 +283,24 @@ def _alternative_hints(ex, case, p, expected):
     found = []
     try:
         for name, alt, hint in ex.alternatives(case, expected):
-            got = p.got
-            if name == p.output and hint and same_values(
-                    alt.astype(got.dtype, copy=False) if isinstance(got, np.ndarray) else alt, got):
+            if name == p.output and hint and _same(alt, p.got):
                 found.append(as_hint(hint))
     except Exception:
         pass
     return found
+
+
+def _same(alt, got):
+    """Does the learner's output equal a wrong alternative (an array, or a number such as a loss)?"""
+    if isinstance(got, np.ndarray):
+        return isinstance(alt, np.ndarray) and same_values(alt.astype(got.dtype, copy=False), got)
+    if isinstance(alt, np.ndarray) or isinstance(got, (bool, np.bool_)):
+        return False
+    try:
+        a, g = float(alt), float(got)
+    except (TypeError, ValueError):
+        return False
+    return np.isfinite(a) and np.isfinite(g) and abs(a - g) <= 1e-6 * max(abs(a), abs(g), 1e-12)
 
 
 def _try(rule, *args):
@@ -282,9 +321,12 @@ def _hints(ex, case, problems, expected):
         if p.kind == "cache":
             apart += own
             continue
-        own += _alternative_hints(ex, case, p, expected) + [h for rule in ex.rules if (h := _try(rule, case, p))]
+        # a wrong alternative that the output equals is evidence; a rule is a guess from the problem's kind,
+        # and says nothing more when an alternative already explains the problem
+        found = _alternative_hints(ex, case, p, expected)
+        own += found or [h for rule in ex.rules if (h := _try(rule, case, p))]
         if not any(not h.fallback for h in own):
-            own += [h for rule in mistakes.GENERIC if (h := _try(rule, case, p))]
+            own += [h for h in (_try(rule, case, p) for rule in mistakes.GENERIC) if h][:1]
         hints += own
     return _specific_first(hints) + [h for h in _specific_first(apart) if h.id not in {x.id for x in hints}]
 
@@ -300,7 +342,7 @@ def _check_level(ex, results):
     """Whole-check findings ``[(hint, case names)]``: the exercise's detectors, then ``only_with``
     (every failing case has the tag, and some case without it passes)."""
     found = []
-    for detector in ex.detectors:
+    for detector in tuple(ex.detectors) + (mistakes.reconcile,):
         try:
             found += [(as_hint(h), list(names)) for h, names in detector(results) if h and names]
         except Exception:

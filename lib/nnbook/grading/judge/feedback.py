@@ -134,7 +134,8 @@ class Report:
             ref = f"  [hint {', '.join(map(str, refs))}]" if refs else ""
             lines += _wrap(f"{r.mark:4s}  {r.case.name}{ref}", "  ", 10)
             for p in r.problems:
-                lines += _wrap(p.message, " " * 10, 4)
+                for i, part in enumerate(p.message.split("\n")):     # an exception's lines: where, what, ...
+                    lines += _wrap(part, " " * (10 if i == 0 else 12), 4)
         lines.append(self._verdict())
         for m in self.mistakes:
             n = numbers[m.id]
@@ -184,7 +185,7 @@ class Report:
                     else "<td style='color:#777;" + _TD + "'>skip</td>" if r.skipped
                     else "<td style='color:#b00;font-weight:bold;" + _TD + "'>FAIL</td>")
             refs = sorted({numbers[h.id] for h in r.hints if h.id in numbers})
-            what = "<br>".join(e(p.message) for p in r.problems)
+            what = "<br>".join("<br>".join(e(part) for part in p.message.split("\n")) for p in r.problems)
             if refs:
                 what += f" <small>(hint {', '.join(map(str, refs))})</small>"
             rows.append(f"<tr>{mark}<td style='{_TD}'>{e(r.case.name)}</td><td style='{_TD}'>{what}</td></tr>")

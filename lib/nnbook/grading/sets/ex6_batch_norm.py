@@ -217,7 +217,7 @@ def _forward_rule(case, problem):
 # --- judging the forward: out and the running statistics after the call ---------------------------
 
 def _forward_judge(fn, forward, case):
-    from ..judge.errors import describe_exception
+    from ..judge.errors import exception_problem
     args, kwargs = call_args(case)
     before = [a.copy() for a in args]
     try:
@@ -225,7 +225,8 @@ def _forward_judge(fn, forward, case):
     except NotImplementedError:
         raise
     except (Exception, SystemExit) as exc:        # a learner's bug: report it, never crash
-        return [Problem("exception", "call", f"raised {describe_exception(exc)}")]
+        return [exception_problem(exc, list(zip(ARGS, before)) + list(kwargs.items()),
+                                  {"out": before[0]})]
     if not isinstance(result, tuple) or len(result) != 2:
         got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
         return [Problem("structure", "out", f"returned {got}; expected (out, cache)")]
