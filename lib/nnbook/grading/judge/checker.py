@@ -349,16 +349,18 @@ def _check_level(ex, results):
             pass
     failing = [r for r in results if r.failed and not r.case.gradcheck]
     passing = [r for r in results if r.passed and not r.case.gradcheck]
-    if failing and passing:
-        explained = all(any(not h.fallback for h in r.hints) for r in failing)
-        for tag, hint in ex.only_with.items():
-            if all(tag in r.case.tags for r in failing) and any(tag not in r.case.tags for r in passing):
-                # "fails only with <tag>" is an inference; when specific hints already explain every
-                # failing case and none of them is about that tag, the tag is a coincidence (the
-                # cases with ties happen to have a stride) and saying it would mislead
-                if explained and not any(tag in h.id for r in failing for h in r.hints):
-                    continue
-                found.append((as_hint(hint), [r.case.name for r in failing]))
+    named = {n for h, names in found for n in names}
+    # "fails only with <tag>" is an inference, said only when nothing more specific explains every failing
+    # case: a specific hint says more (stride ignored), or shows that the tag is a coincidence (the cases
+    # with ties happen to have a stride), and two hints would say one thing twice
+    explained = all(r.case.name in named or any(not h.fallback for h in r.hints) for r in failing)
+    if failing and passing and not explained:
+        judged = [r for r in results if not r.skipped and not r.case.gradcheck]
+        fits = [(sum(tag in r.case.tags for r in judged), tag, hint) for tag, hint in ex.only_with.items()
+                if all(tag in r.case.tags for r in failing) and any(tag not in r.case.tags for r in passing)]
+        if fits:           # the tag that fits most closely (overlapping windows, not every stride != k)
+            _, tag, hint = min(fits, key=lambda f: f[0])
+            found.append((as_hint(hint), [r.case.name for r in failing]))
     return found
 
 

@@ -44,6 +44,11 @@ class ErrorFacts:
         """``{name: shape}`` of the arrays on the line."""
         return {name: tuple(shape) for name, shape, _ in self.arrays}
 
+    def message_shapes(self):
+        """The shapes NumPy's message names (``"shapes (2,3) (4,)"`` -> ``[(2, 3), (4,)]``), in order, once each."""
+        found = [tuple(int(d) for d in re.findall(r"\d+", m)) for m in re.findall(r"\(([\d,\s]*)\)", self.message)]
+        return list(dict.fromkeys(found))
+
 
 def _is_learner(filename):
     path = os.path.abspath(filename)
@@ -111,8 +116,8 @@ _SHAPE = r"\(([\d,\s]*)\)"
 _PLAIN = (
     (re.compile(r"operands could not be broadcast together with (?:remapped )?shapes (?:\[original->remapped\]: )?"
                 r"(.*)"),
-     lambda m: "NumPy could not combine arrays of shapes " + " and ".join(
-         _shape(s) for s in re.findall(r"\(([\d,\s]*)\)(?:->\([^)]*\))?", m.group(1))[:3])
+     lambda m: "NumPy could not combine arrays of shapes " + " and ".join(dict.fromkeys(
+         _shape(s) for s in re.findall(r"\(([\d,\s]*)\)(?:->\([^)]*\))?", m.group(1))[:3]))
      + " element by element (lined up from the last axis, each pair of sizes must be equal, or one of them 1)"),
     (re.compile(rf"could not broadcast input array from shape {_SHAPE} into shape {_SHAPE}"),
      lambda m: f"an array of shape {_shape(m.group(1))} cannot be assigned into a slice of shape "
