@@ -322,9 +322,10 @@ def _hints(ex, case, problems, expected):
             apart += own
             continue
         # a wrong alternative that the output equals is evidence; a rule is a guess from the problem's kind,
-        # and says nothing more when an alternative already explains the problem
-        found = _alternative_hints(ex, case, p, expected)
-        own += found or [h for rule in ex.rules if (h := _try(rule, case, p))]
+        # and says nothing more when an alternative (or a rule every exercise has) already explains it
+        if not own:
+            found = _alternative_hints(ex, case, p, expected)
+            own += found or [h for rule in ex.rules if (h := _try(rule, case, p))]
         if not any(not h.fallback for h in own):
             own += [h for h in (_try(rule, case, p) for rule in mistakes.GENERIC) if h][:1]
         hints += own
@@ -379,8 +380,23 @@ def _collect_mistakes(ex, results, extra=()):
             order.setdefault(h.id, Mistake(h, []))
             if r.case.name not in order[h.id].cases:
                 order[h.id].cases.append(r.case.name)
-    found = list(order.values())
+    found = _undominated(list(order.values()), results)
     return sorted(found, key=lambda m: m.hint.fallback)       # specific hints first
+
+
+def _undominated(found, results):
+    """Drop a hint whose cases are a strict subset of another's: where it applies the other applies too (the
+    two are indistinguishable there, as keeping a unit with probability p or 1 - p when p = 0.5), and the
+    other explains more; two hints would say one thing twice."""
+    keep = []
+    for m in found:
+        cases = set(m.cases)
+        if any(o is not m and cases < set(o.cases) for o in found):
+            for r in results:
+                r.hints = [h for h in r.hints if h.id != m.id]
+            continue
+        keep.append(m)
+    return keep
 
 
 class CallCounter:
