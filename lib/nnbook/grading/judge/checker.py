@@ -321,7 +321,7 @@ def _hints(ex, case, problems, expected):
     problem none of them explains, the generic patterns of :mod:`.mistakes`. Fallback hints are
     dropped when a specific one explains the case. A cache not in the stated format is a mistake
     of its own: its hint neither hides nor is hidden by those about the output."""
-    hints, apart = [], []
+    hints, apart, ambiguous = [], [], []
     for p in problems:
         own = [h for rule in ALWAYS_RULES if (h := _try(rule, case, p))]
         if p.kind == "cache":
@@ -331,11 +331,13 @@ def _hints(ex, case, problems, expected):
         # and says nothing more when an alternative (or a rule every exercise has) already explains it
         if not own:
             found = _alternative_hints(ex, case, p, expected)
+            if len({h.id for h in found}) > 1:
+                ambiguous.append({h.id for h in found})
             own += found or [h for rule in ex.rules if (h := _try(rule, case, p))]
         if not any(not h.fallback for h in own):
             own += [h for h in (_try(rule, case, p) for rule in mistakes.GENERIC) if h][:1]
         hints += own
-    return _specific_first(hints) + [h for h in _specific_first(apart) if h.id not in {x.id for x in hints}]
+    return _specific_first(hints) + [h for h in _specific_first(apart) if h.id not in {x.id for x in hints}], ambiguous
 
 
 def _specific_first(hints):
@@ -391,13 +393,16 @@ def _collect_mistakes(ex, results, extra=()):
 
 
 def _undominated(found, results):
-    """Drop a hint whose cases are a strict subset of another's: where it applies the other applies too (the
-    two are indistinguishable there, as keeping a unit with probability p or 1 - p when p = 0.5), and the
-    other explains more; two hints would say one thing twice."""
+    """Drop a hint that only ever matched together with another on the same output (the two wrong answers are
+    indistinguishable in those cases, as keeping a unit with probability p or 1 - p when p = 0.5) when the
+    other explains strictly more cases: two hints would say one thing twice, and one of them is wrong."""
+    by_name = {r.case.name: r for r in results}
     keep = []
     for m in found:
         cases = set(m.cases)
-        if any(o is not m and cases < set(o.cases) for o in found):
+        rivals = [o for o in found if o is not m and cases < set(o.cases)]
+        if rivals and all(any(m.id in group and any(o.id in group for o in rivals)
+                              for group in by_name[c].ambiguous) for c in cases if c in by_name):
             for r in results:
                 r.hints = [h for h in r.hints if h.id != m.id]
             continue
@@ -532,7 +537,8 @@ def evaluate(exercise_id, fn, forward=None, hidden=False, hints=2):
             else:
                 problems, expected = _run_direct(ex, case, fn)
             problems += counter.problems(ex)
-            report.results.append(CaseResult(case, problems, _hints(ex, case, problems, expected)))
+            hints, ambiguous = _hints(ex, case, problems, expected)
+            report.results.append(CaseResult(case, problems, hints, ambiguous))
     except _NotWritten as nw:
         report.not_written = nw.name
         report.results = []

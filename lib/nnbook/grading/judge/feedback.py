@@ -25,6 +25,8 @@ class CaseResult:
     case: object
     problems: list = field(default_factory=list)
     hints: list = field(default_factory=list)
+    # sets of hint ids whose wrong alternatives all equal one output of this case (indistinguishable here)
+    ambiguous: list = field(default_factory=list)
 
     @property
     def passed(self):

@@ -148,8 +148,8 @@ HINT_UNBIASED_NORMALIZE = Hint(
     "var = x.var(axis=axes)          # ddof=0 (numpy's default) for normalizing")
 HINT_EVAL_BATCH_STATS = Hint(
     "bn_eval_batch_stats",
-    "In eval mode (training=False) batch norm uses the running statistics, not the batch's: the output of one "
-    "example must not depend on the rest of the batch.",
+    "In eval mode (training=False) batch norm uses the running statistics, not the batch's, and it does not "
+    "change them: the output of one example must not depend on the rest of the batch.",
     "eval: y = γ (x − μ̂) / √(σ̂² + ε) + β, with μ̂, σ̂² the running estimates",
     "mean, var = running_mean, running_var   # when not training")
 HINT_EVAL_UPDATES = Hint(
@@ -226,7 +226,7 @@ def _forward_rule(case, problem):
         if case.kwargs["training"] and np.array_equal(problem.got, original):
             return HINT_NOT_UPDATED
         if not case.kwargs["training"]:
-            return HINT_EVAL_UPDATES          # eval mode changed them: whatever the values, that is the mistake
+            return HINT_EVAL_UPDATES          # eval mode changed them (see _one_eval_hint)
     else:
         return None
     for hint, mistake in _WRONG[which]:
@@ -379,12 +379,25 @@ def _backward_rule(case, problem):
     return None
 
 
+def _one_eval_hint(results):
+    """In an eval case whose running statistics changed, the out's hint says why: eval mode that works like
+    training (batch statistics, and the updates that go with them) is one mistake, not two."""
+    for r in results:
+        ids = [h.id for h in r.hints]
+        if HINT_EVAL_BATCH_STATS.id in ids and HINT_EVAL_UPDATES.id in ids:
+            first = ids.index(HINT_EVAL_BATCH_STATS.id) < ids.index(HINT_EVAL_UPDATES.id)
+            drop = HINT_EVAL_UPDATES.id if first else HINT_EVAL_BATCH_STATS.id
+            r.hints = [h for h in r.hints if h.id != drop]
+    return []
+
+
 register(Exercise(
     "batchnorm_forward", "forward", ("out",),
     lambda base, hidden: _numbered(base, _specs(hidden)),
     _forward_reference,
     rules=(dtype_rule, inplace_rule, _forward_rule),
     only_with={"nchw": HINT_CHANNEL_AXES},
+    detectors=(_one_eval_hint,),
     judge=_forward_judge,
     cache=BN_CACHE,
 ))
