@@ -129,6 +129,8 @@ cat.slip("avgpool2d_forward", "window_start", "pool_window_start",
          ("x[:, :, i * s:i * s + k, j * s:j * s + k]", "x[:, :, i:i + k, j:j + k]"))
 cat.slip("avgpool2d_forward", "zeros_float64", "dtype_changed",
          ("out = np.zeros((N, C, Ho, Wo), dtype=x.dtype)", "out = np.zeros((N, C, Ho, Wo))"))
+cat.slip("avgpool2d_forward", "loop_past_the_end", "index_past_end", ("for i in range(Ho):", "for i in range(Ho + 1):"),
+         note="one row too many: the loop writes past the end of out")
 cat.slip("avgpool2d_forward", "cache_stride_none", "cache_contract", ("cache = (x, k, s)", "cache = (x, k, stride)"))
 
 

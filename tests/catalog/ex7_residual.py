@@ -109,7 +109,7 @@ cat.slip("projection_shortcut", "offset_start", "projection_stride",
          note="keeps rows 1, 3, 5, ... (the last of each pair) instead of 0, 2, 4, ...")
 cat.slip("projection_shortcut", "zeros_float64", "dtype_changed",
          ("out = np.zeros((N, F_out, Ho, Wo), dtype=h.dtype)", "out = np.zeros((N, F_out, Ho, Wo))"))
-cat.written("projection_shortcut", "weights_not_lined_up", "shapes_do_not_match", """
+cat.written("projection_shortcut", "weights_not_lined_up", "projection_weights_axis", """
     def projection_shortcut(h, W, stride):
         h_s = h[:, :, ::stride, ::stride]
         out = np.zeros((h.shape[0], W.shape[0]) + h_s.shape[2:], dtype=h.dtype)

@@ -154,6 +154,28 @@ def judge(entry, hidden=False, hints=2):
     return evaluate(entry.exercise, entry.function(), forward_for(entry), hidden=hidden, hints=hints)
 
 
+def what_is_wrong(entry, report):
+    """Why ``report`` (the check of ``entry``) does not name the entry's slip right, or None when it does: the
+    check fails; its first hint is the cause; it gives no hint beyond the cause and the entry's ``also``; and
+    the cause explains every failing case (but those that only the ``also`` hints explain)."""
+    ids = report.mistake_ids
+    if report.passed:
+        return "the check passes"
+    if not ids:
+        return "no hint"
+    if ids[0] != entry.cause:
+        return f"first hint {ids[0]}, not {entry.cause}"
+    extra = set(ids) - {entry.cause, *entry.also}
+    if extra:
+        return f"hints beyond the cause: {sorted(extra)}"
+    failing = {r.case.name for r in report.results
+               if r.failed and not (r.hints and {h.id for h in r.hints} <= set(entry.also))}
+    unexplained = failing - set(report.mistakes[0].cases)
+    if unexplained:
+        return f"the cause does not explain {sorted(unexplained)}"
+    return None
+
+
 if __name__ == "__main__":
     set_name, exercise, name = sys.argv[1:4]
     cat = load(set_name)

@@ -377,11 +377,15 @@ def _collect_mistakes(ex, results, extra=()):
     """Attach the whole-check findings (and ``extra`` ones) to their cases, then list every hint once
     with its cases."""
     by_name = {r.case.name: r for r in results}
-    for hint, names in list(extra) + _check_level(ex, results):
-        for name in names:
-            if name in by_name:
-                r = by_name[name]
-                r.hints = _specific_first(r.hints + [hint])
+
+    def attach(findings):
+        for hint, names in findings:
+            for name in names:
+                if name in by_name:
+                    r = by_name[name]
+                    r.hints = _specific_first(r.hints + [hint])
+    attach(list(extra) + _check_level(ex, results))
+    attach(mistakes.numerical_too(results))      # after every other finding: what the other cases share
     order = {}
     for r in results:
         for h in r.hints:

@@ -115,6 +115,18 @@ def loop_stops_short(case, problem):
     return None
 
 
+def numerical_too(results):
+    """Whole-check: a failing numerical-gradient case that no hint explains fails for the reason every other
+    failing case shows (its inputs are just another case): the hints those cases all share explain it too."""
+    silent = [r for r in results if r.case.gradcheck and r.failed and not r.hints]
+    others = [r for r in results if not r.case.gradcheck and r.failed]
+    if not silent or not others:
+        return []
+    shared = set.intersection(*({h.id for h in r.hints} for r in others))
+    hints = [h for h in others[0].hints if h.id in shared and not h.fallback]
+    return [(h, [r.case.name for r in silent]) for h in hints]
+
+
 def reconcile(results):
     """Whole-check: when a loop that stops one short explains some cases, a case whose output is all
     zeros because an axis has a single entry (batch 1: ``range(0)``) is the same mistake."""

@@ -237,13 +237,14 @@ def _variant_matches(variant, reference, case, problem, keys):
 
 
 def variant_rule(variants, reference, keys):
-    """A hint rule from ``(hint, variant_update)`` pairs; ``variant_update(w, dw, config)`` makes the
+    """A hint rule from ``(hint, variant_update)`` pairs (or a function that returns them, looked up at each
+    call); ``variant_update(w, dw, config)`` makes the
     mistake. Only problems at the first failing step carry the learner's run; a problem with w or dw
     changed in place is another mistake (the run may still be right)."""
     def rule(case, problem):
         if problem.kind not in ("values", "nan", "shape", "structure"):
             return None
-        for hint, variant in variants:
+        for hint, variant in (variants() if callable(variants) else variants):
             if _variant_matches(variant, reference, case, problem, keys):
                 return hint
         return None
@@ -465,10 +466,20 @@ def _inplace_rule(case, problem):
 
 
 def _state_rule(keys):
-    names = {f"config[{k!r}]" for k in keys}
+    names = {f"config[{k!r}]": k for k in keys}
 
     def rule(case, problem):
-        return HINT_STATE if problem.kind == "structure" and problem.output in names else None
+        if problem.output not in names:
+            return None
+        if problem.kind == "structure":
+            return HINT_STATE
+        traj = getattr(problem, "trajectory", None)
+        if problem.kind == "values" and traj:        # the state left as it was before this step
+            key = names[problem.output]
+            before = traj[-2][1].get(key) if len(traj) > 1 else (materialize(case.args)[2] or {}).get(key)
+            if before is not None and _agree(before, problem.got, factor=1):
+                return HINT_STATE
+        return None
     return rule
 
 
@@ -482,7 +493,7 @@ def _cases(exercise_id):
 for _id in ("sgd_momentum", "rmsprop", "adam"):
     register(Exercise(
         _id, "function", ("next_w", "config"), _cases(_id), _reference(_id),
-        rules=(dtype_rule, _inplace_rule, _state_rule(STATE[_id]), variant_rule(VARIANTS[_id], RULES[_id], STATE[_id])),
+        rules=(dtype_rule, _inplace_rule, _state_rule(STATE[_id]), variant_rule(lambda i=_id: VARIANTS[i], RULES[_id], STATE[_id])),
         judge=_judge(_id),
     ))
 

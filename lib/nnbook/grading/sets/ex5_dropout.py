@@ -115,6 +115,8 @@ def _backward_rules(case, problem):
 
 
 def _dropout_rules(case, problem):
+    if problem.kind == "nan" and "p0" in case.tags:
+        return P_IS_DROP                     # kept with probability p = 0, and divided by it
     if problem.kind != "values" or "eval" in case.tags or not isinstance(problem.got, np.ndarray):
         return None
     x, p = case.args

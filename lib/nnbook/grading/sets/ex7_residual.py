@@ -74,6 +74,12 @@ PROJ_WEIGHTS = Hint(
     "second; yours reads it the other way round",
     "out[n, f, i, j] = sum over c of W[f, c, 0, 0] * h[n, c, i*s, j*s]", "np.einsum('fc,nchw->nfhw', W[:, :, 0, 0], h_s)",
     label="read W as (C, F)")
+PROJ_AXIS = Hint(
+    "projection_weights_axis", "filter f's weights W[f, :, 0, 0] have shape (C,), one per input channel; "
+    "NumPy lines that up with h's last axis (the columns), not with the channels (axis 1)",
+    "out[n, f, i, j] = sum over c of W[f, c, 0, 0] * h[n, c, i*s, j*s]",
+    "(W[f, :, 0, 0][:, None, None] * h_s).sum(axis=1)   # (C, 1, 1) lines up with axis 1 of (N, C, H, W)",
+    label="weights lined up with the wrong axis")
 NEEDS_NONE = Hint(
     "needs_projection_returns_none", "every path through the function must return True or False: a function "
     "that ends without return gives None", "True when stride != 1 or the channel counts differ, else False",
@@ -218,9 +224,12 @@ def _projection_reference(case, learner_out=None):
 def _projection_rules(case, problem):
     h, W, stride = case.args
     F_, C = W.shape[:2]
-    if problem.kind == "exception" and problem.facts is not None and F_ != C:
-        if (F_, C) in problem.facts.message_shapes():     # W[:, :, 0, 0] (F, C) used as (C, F)
+    if problem.kind == "exception" and problem.facts is not None:
+        shapes = problem.facts.message_shapes()
+        if F_ != C and (F_, C) in shapes:          # W[:, :, 0, 0] (F, C) used as (C, F)
             return PROJ_WEIGHTS
+        if (C,) in shapes and any(len(s) == 4 and s[1] == C for s in shapes):
+            return PROJ_AXIS                       # a filter's (C,) weights against (N, C, H, W)
     if problem.kind == "shape" and "stride" in case.tags:
         return PROJ_STRIDE
     return None
@@ -232,8 +241,12 @@ def _projection_alternatives(case, exp):
     if stride > 1:       # the right size, but every s-th row starting at s - 1
         shifted = h[:, :, stride - 1::stride, stride - 1::stride]
         alts.append(("out", np.einsum("fc,nchw->nfhw", W[:, :, 0, 0], shifted), PROJ_STRIDE))
+    h_s = h[:, :, ::stride, ::stride]
     if W.shape[0] == W.shape[1]:
-        alts.append(("out", np.einsum("cf,nchw->nfhw", W[:, :, 0, 0], h[:, :, ::stride, ::stride]), PROJ_WEIGHTS))
+        alts.append(("out", np.einsum("cf,nchw->nfhw", W[:, :, 0, 0], h_s), PROJ_WEIGHTS))
+    if W.shape[1] == h_s.shape[3]:             # (C,) against the last axis: silently wrong when C == Wo
+        alts.append(("out", np.stack([(W[f, :, 0, 0] * h_s).sum(axis=1) for f in range(W.shape[0])], axis=1),
+                     PROJ_AXIS))
     return alts
 
 
@@ -315,8 +328,9 @@ def _block_reference(case, learner_out=None):
     return {"out": out.astype(x.dtype)}
 
 
-def _block_variant(x, params, stride, relu2=True, bn_training=False, project_raw=False):
-    """A pre-activation block in float64 with one mistake (written out here with nnbook.functional)."""
+def _block_variant(x, params, stride, relu2=True, bn_training=False, project_raw=False, padding=1):
+    """A pre-activation block in float64 with one mistake (written out here with nnbook.functional); None when
+    that mistake raises here."""
     p = {k: v.astype(np.float64) for k, v in params.items()}
     x = x.astype(np.float64)
 
@@ -324,29 +338,36 @@ def _block_variant(x, params, stride, relu2=True, bn_training=False, project_raw
         return F.batchnorm_forward(v, p[f"{name}.gamma"], p[f"{name}.beta"], p[f"{name}.running_mean"].copy(),
                                    p[f"{name}.running_var"].copy(), training=bn_training)[0]
     h = np.maximum(bn(x, "bn1"), 0)
-    a = bn(F.conv2d_forward(h, p["conv1.W"], None, stride, 1)[0], "bn2")
-    branch = F.conv2d_forward(np.maximum(a, 0) if relu2 else a, p["conv2.W"], None, 1, 1)[0]
-    if "projection.W" in p:
-        shortcut = F.conv2d_forward(x if project_raw else h, p["projection.W"], None, stride, 0)[0]
-    else:
-        shortcut = x
-    return branch + shortcut
+    try:
+        a = bn(F.conv2d_forward(h, p["conv1.W"], None, stride, padding)[0], "bn2")
+        branch = F.conv2d_forward(np.maximum(a, 0) if relu2 else a, p["conv2.W"], None, 1, padding)[0]
+        if "projection.W" in p:
+            shortcut = F.conv2d_forward(x if project_raw else h, p["projection.W"], None, stride, 0)[0]
+        else:
+            shortcut = x
+        return branch + shortcut
+    except ValueError:
+        return None
 
 
 def _block_alternatives(case, exp):
     x, params, stride = case.args
     dtype = exp["out"].dtype
-    alts = [("out", _block_variant(x, params, stride, relu2=False).astype(dtype), BLOCK_RELU),
-            ("out", _block_variant(x, params, stride, bn_training=True).astype(dtype), BLOCK_BN_EVAL)]
+    alts = [("out", _block_variant(x, params, stride, relu2=False), BLOCK_RELU),
+            ("out", _block_variant(x, params, stride, bn_training=True), BLOCK_BN_EVAL),
+            ("out", _block_variant(x, params, stride, padding=0), BLOCK_PADDING)]
     if "projection.W" in params:
-        alts.append(("out", _block_variant(x, params, stride, project_raw=True).astype(dtype), PROJ_RAW))
-    return alts
+        alts.append(("out", _block_variant(x, params, stride, project_raw=True), PROJ_RAW))
+    return [(name, alt.astype(dtype), hint) for name, alt, hint in alts if alt is not None and alt.shape == exp["out"].shape]
 
 
 def _block_rules(case, problem):
     """The branch and the shortcut cannot be added: which of the two has the wrong size says why."""
     x, params, stride = case.args
     facts = problem.facts
+    if problem.kind == "exception" and facts is not None and "larger than the padded input" in facts.message \
+            and "2*0" in facts.message:
+        return BLOCK_PADDING                     # nnbook's conv: a 3x3 kernel on a map that lost its border
     if problem.kind != "exception" or facts is None or "broadcast" not in facts.message:
         return None
     N, in_c, H, W = x.shape
