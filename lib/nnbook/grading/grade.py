@@ -102,6 +102,9 @@ class TestResult:
     feedback: str = ""   # the checks' reports, as text (computed by the grader)
     images: list = field(default_factory=list)
     hints: list = field(default_factory=list)   # names of the hints given (Hint.id or the text)
+    # the mistake the learner's first hint named (``label [id]``), "" when the failure has no named mistake;
+    # the class report counts a failing learner under this one only
+    mistake: str = ""
 
 
 @dataclass
@@ -292,7 +295,10 @@ class Judge:
             reports.append(report)
             if not report.passed or channel.gone:
                 break
-        budget = f"took longer than {self.timeout:g} s (an endless loop?)"
+        big = bool(reports) and any("big" in r.case.tags and r.failed for r in reports[-1].results)
+        budget = f"took longer than {self.timeout:g} s" + (
+            " on the big case (far slower than a backward in one pass: finite differences?)" if big
+            else " (an endless loop?)")
         if channel.gone.startswith("the kernel died"):
             run = CellRun("error", "DeadKernelError", channel.gone, broken="the kernel died")
         elif channel.gone:
@@ -330,6 +336,9 @@ def _result(gid, pts, run):
     else:
         result = TestResult(gid, 0, pts, "failed", f"{run.ename}: {run.evalue}"[:300])
     reports = run.result or []
+    if result.status != "passed":
+        failed = [r for r in reports if not r.passed and not r.not_written and r.mistakes]
+        result.mistake = _hint_name(failed[0].mistakes[0].hint) if failed else ""
     text = "\n".join(r.text() for r in reports)
     if run.status != "ok" and run.ename in ("DeadKernelError", "GradingError"):
         text = (text + "\n" if text else "") + f"{run.ename}: {run.evalue}"

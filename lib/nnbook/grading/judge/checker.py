@@ -32,7 +32,7 @@ import numpy as np
 
 from ... import gradcheck
 from ...gradcheck import numerical_gradient, rel_error
-from ..run.channel import pinned_copy
+from ..run.channel import CallTimeout, pinned_copy
 from . import mistakes
 from .cases import Rng, arrays_in, call_args
 from .compare import Problem, compare_cache, compare_output, not_judged, same_values
@@ -142,7 +142,7 @@ def _run_direct(ex, case, fn):
     ok, result = _call(fn, ex.id, *args, **kwargs)
     if not ok:
         expected = _expected_quietly(ex, case)
-        return [exception_problem(result, inputs, expected)], expected
+        return [_failure(result, case, inputs, expected)], expected
     if ex.kind == "forward":
         if not isinstance(result, tuple) or len(result) != 2:
             got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
@@ -159,6 +159,16 @@ def _run_direct(ex, case, fn):
         # (an input changed in place changes a cache that holds it too: that mistake is named once)
         problems += forward_cache_problems(ex, case, result[1])
     return problems + changed, expected
+
+
+def _failure(exc, case, inputs=(), expected=None):
+    """The problem of a call that raised: a time-out (said as such, with its likely cause) or the learner's
+    exception (:func:`~.errors.exception_problem`)."""
+    if isinstance(exc, CallTimeout):
+        why = ("far slower than a backward in one pass (finite differences?)" if "big" in case.tags
+               else "an endless loop?")
+        return Problem("timeout", "call", f"{exc} ({why})")
+    return exception_problem(exc, inputs, expected)
 
 
 def _inputs(args, kwargs, names):
@@ -219,7 +229,7 @@ def _run_backward(ex, case, fn, forward):
     dout_before = dout.copy()
     ok, result = _call(fn, ex.id, dout, cache)
     if not ok:
-        return [exception_problem(result, [("dout", dout), ("cache", _named_cache(ex, cache))], expected)], expected
+        return [_failure(result, case, [("dout", dout), ("cache", _named_cache(ex, cache))], expected)], expected
     got, problem = _unpack(result, ex.outputs, ex.id)
     if problem:
         return [problem], expected
@@ -235,7 +245,7 @@ def _run_gradcheck(ex, case, fn, forward):
     if ex.gradcheck is not None:
         ok, errs = _call(ex.gradcheck, ex.id, fn, case)
         if not ok:
-            return [exception_problem(errs, _inputs(case.args, case.kwargs, _arg_names(ex)))], {}
+            return [_failure(errs, case, _inputs(case.args, case.kwargs, _arg_names(ex)))], {}
         return [Problem("gradcheck", n, f"{n}: disagrees with the numerical gradient (relative error {e:.2g})")
                 for n, e in errs if not e <= GRADCHECK_TOL], {}
     cache, problem = _backward_cache(ex, case, forward)
@@ -250,7 +260,7 @@ def _run_gradcheck(ex, case, fn, forward):
     dout = dout_rng(case.seed).standard_normal(out.shape)
     ok, result = _call(fn, ex.id, dout, cache)
     if not ok:
-        return [exception_problem(result, [("dout", dout), ("cache", _named_cache(ex, cache))])], {}
+        return [_failure(result, case, [("dout", dout), ("cache", _named_cache(ex, cache))])], {}
     got, problem = _unpack(result, ex.outputs, ex.id)
     if problem:
         return [problem], {}
@@ -278,7 +288,7 @@ def _run_judge(ex, case, fn, forward):
     when the learner's code raised, so it is reported like one."""
     ok, problems = _call(ex.judge, ex.id, fn, forward, case)
     if not ok:
-        return [exception_problem(problems, _inputs(case.args, case.kwargs, _arg_names(ex)))]
+        return [_failure(problems, case, _inputs(case.args, case.kwargs, _arg_names(ex)))]
     return list(problems)
 
 

@@ -187,6 +187,8 @@ def exception_problem(exc, inputs=(), expected=None, prefix=""):
         prefix: e.g. ``"step 2 of 5: "``.
     """
     from .compare import Problem
+    if type(exc).__name__ == "CallTimeout":          # the grader's time limit, not the learner's exception
+        return Problem("timeout", "call", f"{prefix}{exc} (an endless loop?)")
     facts = error_facts(exc)
     where = f" at line {facts.line} in {facts.function}: {facts.code}" if facts.line else ""
     lines = [f"{prefix}raised {facts.type}{where}"]

@@ -520,7 +520,7 @@ class KernelChannel:
 
     def _remaining(self):
         if self.timed_out:
-            raise CallTimeout(f"took longer than {self.budget:g} s (an endless loop?)")
+            raise CallTimeout(f"took longer than {self.budget:g} s")
         return self.budget or 60
 
     def _run(self, source):
@@ -533,7 +533,7 @@ class KernelChannel:
             self.timed_out = True
             if status == "stuck":
                 self.gone = "the kernel was stuck after a timeout"
-            raise CallTimeout(f"took longer than {self.budget:g} s (an endless loop?)")
+            raise CallTimeout(f"took longer than {self.budget:g} s")
         return outputs, status
 
     def install(self):
