@@ -94,18 +94,16 @@ def ensure_env(task):
 
 def run(cmd):
     env = {**os.environ, **THREADS}
-    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+    try:
+        return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+    except KeyboardInterrupt:          # Ctrl-C reached the tool too; it says what it did
+        return 130
 
 
 def lab(rest):
     print("preparing the lab ...", flush=True)
-    if run([PY, "-m", "nnbook.lab", ROOT]) != 0:
-        return 1
-    print("starting JupyterLab (it opens chapter 0 in your browser; stop it with Ctrl-C) ...", flush=True)
-    as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-    # the file browser opens at the top, where book/ (the chapters) and workspace/ (your answers) are
-    return run([BIN / "jupyter", "lab", f"--ServerApp.root_dir={ROOT}",
-                "--LabApp.default_url=/lab/tree/book/00_start_here.ipynb?file-browser-path=/", *as_root, *rest])
+    # your workspace, the chapters trusted, JupyterLab's defaults; then JupyterLab (nnbook/lab.py)
+    return run([PY, "-m", "nnbook.lab", ROOT, "--start", *rest])
 
 
 def main(argv):

@@ -1,6 +1,7 @@
 """Get JupyterLab ready for a reader: ``python3 dev.py lab``, Binder's ``postBuild`` and the lab tests.
 
-    python -m nnbook.lab [ROOT]      # workspace, trusted chapters, quiet first start
+    python -m nnbook.lab ROOT                    # workspace, trusted chapters, quiet first start
+    python -m nnbook.lab ROOT --start [ARGS]     # the same, then JupyterLab at chapter 0 (dev.py lab)
 
 1. **The workspace**: the learner's own copies of the exercise sets (:mod:`nnbook.workspace`).
 2. **Trusted chapters.** A notebook's widgets are stored as a view (``application/vnd.jupyter.
@@ -16,12 +17,17 @@
    settings folder): no "Would you like to receive official Jupyter news?" pop-up, no update check.
 """
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 from . import workspace
 
 ROOT = workspace.ROOT
+# where `python3 dev.py lab` starts: chapter 0 open, the file browser at the top of the repository
+# (book/ with the chapters beside workspace/ with the learner's answers), not in book/
+DEFAULT_URL = "/lab/tree/book/00_start_here.ipynb?file-browser-path=/"
 LAB_DEFAULTS = {
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
 }
@@ -75,15 +81,29 @@ def prepare(root=ROOT, prefix=sys.prefix, log=print):
     log("  JupyterLab set up: no news pop-up, no update check")
 
 
+def start_command(root=ROOT, args=()):
+    """The command line that starts JupyterLab over the checkout ``root`` at :data:`DEFAULT_URL`."""
+    as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    return [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={Path(root).resolve()}",
+            f"--LabApp.default_url={DEFAULT_URL}", *as_root, *args]
+
+
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    root = Path(argv[0]) if argv else Path.cwd()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    root = Path(argv.pop(0)) if argv and not argv[0].startswith("-") else Path.cwd()
+    start = bool(argv) and argv[0] == "--start"
     try:
         prepare(root)
     except workspace.WorkspaceError as exc:
         print(f"nnbook.lab: error: {exc}", file=sys.stderr)
         return 1
-    return 0
+    if not start:
+        return 0
+    cmd = start_command(root, argv[1:])
+    print("starting JupyterLab: it opens chapter 0 in your browser (stop it with Ctrl-C) ...", flush=True)
+    if os.name == "posix":
+        os.execv(cmd[0], cmd)             # JupyterLab takes this process's place (Ctrl-C goes to it alone)
+    return subprocess.call(cmd)
 
 
 if __name__ == "__main__":
