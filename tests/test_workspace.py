@@ -83,3 +83,4 @@ def test_lab_defaults_turn_off_the_news_popup(tmp_path):
     assert path == tmp_path / "share/jupyter/lab/settings/overrides.d/nnbook.json"
     notification = json.loads(path.read_text())["@jupyterlab/apputils-extension:notification"]
     assert notification == {"fetchNews": "false", "checkForUpdates": False}
+
