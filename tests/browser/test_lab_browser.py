@@ -135,7 +135,7 @@ def browser():
 
 PROMPTS_JS = """() => {
     const cells = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell')]
-        .filter(c => (c.querySelector('.cm-content') || {}).textContent.trim() !== '');
+        .filter(c => ((c.querySelector('.cm-content') || {}).textContent || '').trim() !== '');
     const prompts = cells.map(c => (c.querySelector('.jp-InputPrompt') || {}).textContent || '');
     const ind = document.querySelector('.jp-Notebook-ExecutionIndicator');
     return {cells: cells.length,
@@ -202,11 +202,14 @@ WIDGET_OUTPUT_JS = """cell => [...cell.querySelectorAll('.widget-output .jp-Outp
     .map(o => [...o.querySelectorAll('img')].map(i => i.src.slice(-200)).join('|') + o.innerText).join('#')"""
 
 
-# Code cell i shows a rendered widget holding an image (its saved first picture).
-SAVED_PICTURE_JS = """i => {
+# Code cell i shows its widget rendered from the saved state (not the text/plain fallback), with
+# an image in it when the saved state holds one, else with some content (a progress bar, text).
+SAVED_PICTURE_JS = """([i, image]) => {
     const cell = document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell')[i];
     const widget = cell && cell.querySelector('.jp-OutputArea .jupyter-widgets');
-    return !!widget && [...widget.querySelectorAll('img')].some(img => img.complete && img.naturalWidth > 0);
+    if (!widget) return false;
+    if (image) return [...widget.querySelectorAll('img')].some(img => img.complete && img.naturalWidth > 0);
+    return widget.innerText.trim() !== '' || !!widget.querySelector('.widget-progress, .progress-bar');
 }"""
 
 
@@ -234,16 +237,16 @@ def test_chapter_runs_and_widgets_respond(lab, browser, nb_path):
     rel = f"book/{nb_path.name}"
     page, log = open_notebook(browser, lab, rel)
     try:
-        saved = _widget_cells(nb_path)
+        saved = _saved_widgets(nb_path)
         if saved:   # before anything runs: each saved widget shows its picture, not its text form
             try:
-                page.wait_for_function(f"idx => idx.every(i => ({SAVED_PICTURE_JS})(i))", arg=saved,
+                page.wait_for_function(f"ws => ws.every(w => ({SAVED_PICTURE_JS})(w))", arg=saved,
                                        timeout=WIDGET_TIMEOUT)
             except Exception:
-                shown = page.evaluate(f"idx => idx.map(i => [i, ({SAVED_PICTURE_JS})(i)])", saved)
+                shown = page.evaluate(f"ws => ws.map(w => [w, ({SAVED_PICTURE_JS})(w)])", saved)
                 page.screenshot(path=str(artifact_path("lab", f"{nb_path.stem}_not_rendered.png")))
                 pytest.fail(f"{rel}: before running, widget cells without their saved picture "
-                            f"(code cell index, shown): {shown}")
+                            f"([code cell index, has an image], shown): {shown}")
         t0 = time.monotonic()
         run_all(page)
         ran = time.monotonic() - t0
@@ -290,6 +293,30 @@ def _widget_cells(nb_path):
     code = [c for c in load_notebook(nb_path)["cells"] if c["cell_type"] == "code"]
     return [i for i, c in enumerate(code)
             if any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in c.get("outputs", []))]
+
+
+def _saved_widgets(nb_path):
+    """[(code cell index, whether its saved widget holds an image)] for the cells showing a widget."""
+    nb = load_notebook(nb_path)
+    state = nb.get("metadata", {}).get("widgets", {}).get(
+        "application/vnd.jupyter.widget-state+json", {}).get("state", {})
+
+    def has_image(model_id, depth=0):
+        model = state.get(model_id, {})
+        st = model.get("state", {})
+        if any("image/png" in o.get("data", {}) for o in st.get("outputs", []) if isinstance(o, dict)):
+            return True
+        kids = [k.removeprefix("IPY_MODEL_") for k in st.get("children", []) if isinstance(k, str)]
+        return depth < 20 and any(has_image(k, depth + 1) for k in kids)
+
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    found = []
+    for i, cell in enumerate(code):
+        views = [o["data"]["application/vnd.jupyter.widget-view+json"] for o in cell.get("outputs", [])
+                 if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+        if views:
+            found.append([i, any(has_image(v["model_id"]) for v in views)])
+    return found
 
 
 def _has_sliders(nb_path):

@@ -230,6 +230,10 @@ def html(results, missing=(), seconds=None):
         if sp.error:
             rows.append(f"<tr><td>{escape(sp.name)}</td><td colspan='2' style='color:#cf222e'>"
                         f"error: {escape(sp.error)}</td></tr>")
+        if sp.functions and sp.count(NOT_STARTED) == len(sp.functions):     # one row for an untouched set
+            rows.append(f"<tr><td>{escape(sp.name)}</td><td>all {len(sp.functions)}</td>"
+                        f"<td style='color:{colors[NOT_STARTED]}'>{NOT_STARTED}</td></tr>")
+            continue
         for gid, status, detail in sp.functions:
             rows.append(f"<tr><td>{escape(sp.name)}</td><td><code>{escape(gid)}</code></td>"
                         f"<td style='color:{colors[status]}'>{escape(status)}"
