@@ -50,7 +50,7 @@ def _pip_install(spec, label):
     lines, seen, tty = [], 0, sys.stdout.isatty()
     for line in proc.stdout:
         lines.append(line)
-        if line.startswith("Collecting "):
+        if line.startswith(("Collecting ", "Processing ")):
             seen += 1
             if tty:
                 print(f"\r{label}: {seen} packages found ...", end="", flush=True)
@@ -61,7 +61,8 @@ def _pip_install(spec, label):
     if proc.wait() != 0:
         sys.stdout.write("".join(lines[-40:]))
         raise SystemExit(f"pip failed (exit status {proc.returncode}); its last lines are above")
-    return seen
+    installed = [line for line in lines if line.startswith("Successfully installed ")]
+    return len(installed[-1].split()) - 2 if installed else 0
 
 
 def ensure_env(task):
@@ -86,18 +87,21 @@ def ensure_env(task):
     t = time.monotonic()
     spec = f"{ROOT}[{','.join(extras)}]" if extras else str(ROOT)
     n = _pip_install("--editable=" + spec, "      pip")
-    print(f"      done in {time.monotonic() - t:.0f} s ({n} packages new)", flush=True)
+    print(f"      done in {time.monotonic() - t:.0f} s ({n} packages installed)", flush=True)
     STAMP.write_text(json.dumps({"pyproject": wanted, "extras": extras}))
     if steps > 1 or have_hash is None:
         print(f"set up in {time.monotonic() - start:.0f} s; later runs start at once", flush=True)
 
 
 def run(cmd):
-    env = {**os.environ, **THREADS}
-    try:
-        return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
-    except KeyboardInterrupt:          # Ctrl-C reached the tool too; it says what it did
-        return 130
+    """Run the tool until it ends. Ctrl-C reaches it too, and it decides (JupyterLab asks first):
+    this script waits instead of killing it."""
+    proc = subprocess.Popen([str(c) for c in cmd], cwd=ROOT, env={**os.environ, **THREADS})
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            continue
 
 
 def lab(rest):

@@ -3,6 +3,9 @@
     python -m nnbook.lab ROOT                    # workspace, trusted chapters, quiet first start
     python -m nnbook.lab ROOT --start [ARGS]     # the same, then JupyterLab at chapter 0 (dev.py lab)
 
+4. **The start** (``--start``): JupyterLab over ROOT, opened in the browser at :func:`start_url`:
+   chapter 0, with the file browser at the top (``book/`` beside ``workspace/``).
+
 1. **The workspace**: the learner's own copies of the exercise sets (:mod:`nnbook.workspace`).
 2. **Trusted chapters.** A notebook's widgets are stored as a view (``application/vnd.jupyter.
    widget-view+json``) plus the widget state in the notebook's metadata. JupyterLab renders that
@@ -20,14 +23,21 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
+import webbrowser
 from pathlib import Path
 
 from . import workspace
 
 ROOT = workspace.ROOT
-# where `python3 dev.py lab` starts: chapter 0 open, the file browser at the top of the repository
-# (book/ with the chapters beside workspace/ with the learner's answers), not in book/
-DEFAULT_URL = "/lab/tree/book/00_start_here.ipynb?file-browser-path=/"
+# Where `python3 dev.py lab` starts: chapter 0 open, and the file browser at the top of the
+# repository (book/ with the chapters beside workspace/ with the learner's answers), not in book/
+# where opening chapter 0 would put it. The server's default URL cannot carry the query that says
+# so (Jupyter prints it with "?token=..." appended, which would break it), so the lab is opened at
+# start_url(), which `dev.py lab` prints and opens in the browser.
+DEFAULT_URL = "/lab/tree/book/00_start_here.ipynb"
+FILE_BROWSER_AT_TOP = "file-browser-path=/"
 LAB_DEFAULTS = {
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
 }
@@ -81,29 +91,60 @@ def prepare(root=ROOT, prefix=sys.prefix, log=print):
     log("  JupyterLab set up: no news pop-up, no update check")
 
 
+def start_url(server_url, token=None):
+    """The URL of chapter 0 with the file browser at the top, on the server at ``server_url``."""
+    query = FILE_BROWSER_AT_TOP + (f"&token={token}" if token else "")
+    return f"{server_url.rstrip('/')}{DEFAULT_URL}?{query}"
+
+
 def start_command(root=ROOT, args=()):
-    """The command line that starts JupyterLab over the checkout ``root`` at :data:`DEFAULT_URL`."""
+    """The command line that starts JupyterLab over the checkout ``root`` (its own browser opening off)."""
     as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     return [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={Path(root).resolve()}",
-            f"--LabApp.default_url={DEFAULT_URL}", *as_root, *args]
+            f"--LabApp.default_url={DEFAULT_URL}", "--ServerApp.open_browser=False", *as_root, *args]
+
+
+def _announce(pid, open_browser, wait=120):
+    """Once the server ``pid`` runs: print :func:`start_url` and open it in the browser."""
+    from jupyter_server.serverapp import list_running_servers
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        for info in list_running_servers():
+            if info.get("pid") == pid:
+                url = start_url(info["url"], info.get("token"))
+                print(f"\n    nnbook: chapter 0, with your workspace/ in the file browser:\n    {url}\n", flush=True)
+                if open_browser:
+                    webbrowser.open(url)
+                return
+        time.sleep(0.2)
+
+
+def start(root=ROOT, args=()):
+    """Run JupyterLab until it stops; returns its exit status."""
+    args = list(args)
+    open_browser = not any(a in ("--no-browser", "--ServerApp.open_browser=False") for a in args)
+    proc = subprocess.Popen(start_command(root, args))
+    threading.Thread(target=_announce, args=(proc.pid, open_browser), daemon=True).start()
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:   # JupyterLab got the Ctrl-C too: it asks, then stops
+            continue
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     root = Path(argv.pop(0)) if argv and not argv[0].startswith("-") else Path.cwd()
-    start = bool(argv) and argv[0] == "--start"
+    launch = bool(argv) and argv[0] == "--start"
     try:
         prepare(root)
     except workspace.WorkspaceError as exc:
         print(f"nnbook.lab: error: {exc}", file=sys.stderr)
         return 1
-    if not start:
+    if not launch:
         return 0
-    cmd = start_command(root, argv[1:])
-    print("starting JupyterLab: it opens chapter 0 in your browser (stop it with Ctrl-C) ...", flush=True)
-    if os.name == "posix":
-        os.execv(cmd[0], cmd)             # JupyterLab takes this process's place (Ctrl-C goes to it alone)
-    return subprocess.call(cmd)
+    print("starting JupyterLab (stop it with Ctrl-C) ...", flush=True)
+    return start(root, argv[1:])
 
 
 if __name__ == "__main__":

@@ -55,8 +55,9 @@ class Lab:
         return f"{self.base}/lab/tree/{rel}?token={self.token}&reset"
 
     def start_url(self):
-        """Where a reader lands: the server's default URL (``nnbook.lab.DEFAULT_URL``)."""
-        return f"{self.base}/?token={self.token}"
+        """Where `python3 dev.py lab` opens the lab (``nnbook.lab.start_url``)."""
+        from nnbook.lab import start_url
+        return start_url(self.base, self.token)
 
 
 def _free_port():
