@@ -30,7 +30,7 @@ THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS
 # pyproject.toml's extras each command needs (the reader's tools are the base install)
 EXTRAS = {"lab": (), "bench": (), "site": ("site",), "test": ("test", "site"), "setup": ("test", "site")}
 TASKS = tuple(EXTRAS)
-WHAT = {"": "the library, JupyterLab, ipywidgets, matplotlib, scikit-learn",
+WHAT = {"": "the library, JupyterLab, ipywidgets, matplotlib",
         "site": "Sphinx and myst-nb (the website)", "test": "pytest, nbval and Playwright (the tests)"}
 
 
