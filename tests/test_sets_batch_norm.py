@@ -178,3 +178,49 @@ def test_gradient_checks_catch_a_wrong_backward_in_both_modes():
     assert not any("training" in name and "numerical" in name for name in failing)
     r = evaluate("batchnorm_backward", backward_with(constant_stats=True), forward_with())
     assert not [res for res in r.results if res.case.gradcheck and res.case.kwargs["training"]][0].passed
+
+
+def test_layer_norm_and_group_norm_are_not_available_while_grading(tmp_path):
+    """Layer norm of x.T *is* batch norm of x (without gamma, beta): an answer could be built on it, so
+    the graded run blocks layer norm and group norm (and their private helpers) like batch norm itself."""
+    import os
+    import subprocess
+    import sys
+
+    from nnbook.grading.run.guard import build_overlay
+    rng = np.random.default_rng(0)
+    x, gamma, beta = rng.standard_normal((6, 4)) * 3 + 1, rng.standard_normal(4), rng.standard_normal(4)
+    cheat = F.layernorm_forward(x.T, 6)[0].T * gamma + beta            # the route the guard must close
+    assert np.allclose(cheat, F.batchnorm_forward(x, gamma, beta, np.zeros(4), np.ones(4))[0])
+    cheat_gn = F.groupnorm_forward(x.T, 1)[0].T * gamma + beta
+    assert np.allclose(cheat_gn, cheat)
+
+    build_overlay(tmp_path, "ex6_batch_norm", SETS["ex6_batch_norm"].not_available)
+    code = """
+import numpy as np, nnbook, nnbook.functional as F
+from nnbook.functional import layernorm
+x = np.ones((6, 4)) + np.arange(4)
+def attempt(f):
+    try:
+        f(); return 'ran'
+    except Exception as e:
+        return type(e).__name__ + ': ' + str(e)
+print(attempt(lambda: F.layernorm_forward(x.T, 6)))
+print(attempt(lambda: F.groupnorm_forward(x.T, 1)))
+print(attempt(lambda: layernorm._normalize_rows(x.T, 1e-5)))
+print(attempt(lambda: nnbook.LayerNorm(6)(x.T)))
+print(attempt(lambda: nnbook.GroupNorm(1, 4)(x)))
+print(attempt(lambda: F.relu_forward(x)))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(tmp_path)))
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 6, proc.stderr
+    message = "NotAvailableError: grading ex6_batch_norm: nnbook's own {} is not available to answers — write your own"
+    assert lines[0] == message.format("layernorm_forward")
+    # the private helper shared by the four functions is blocked too, in the name of one of them
+    users = ("layernorm_forward", "layernorm_backward", "groupnorm_forward", "groupnorm_backward")
+    assert lines[2] in {message.format(name) for name in users}
+    assert lines[1] == message.format("groupnorm_forward")
+    assert lines[3] == message.format("LayerNorm") and lines[4] == message.format("GroupNorm")
+    assert lines[5] == "ran"
