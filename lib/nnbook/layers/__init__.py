@@ -9,9 +9,9 @@ from .container import Sequential
 from .conv import Conv2d
 from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .pooling import AvgPool2d, GlobalAvgPool2d, MaxPool2d
-from .residual import ResidualBlock, Shortcut, needs_projection
+from .residual import BottleneckBlock, ResidualBlock, Shortcut, needs_projection
 
 __all__ = ["Module", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Flatten", "Dropout", "Dropout2d",
            "Conv2d", "MaxPool2d", "AvgPool2d", "GlobalAvgPool2d", "BatchNorm1d", "BatchNorm2d",
            "LayerNorm", "GroupNorm",
-           "Shortcut", "ResidualBlock", "needs_projection", "Sequential"]
+           "Shortcut", "ResidualBlock", "BottleneckBlock", "needs_projection", "Sequential"]
