@@ -677,3 +677,25 @@ def test_a_coincidental_tag_is_not_blamed():
     # ... and a stride bug is named by its own hint, without the "fails only with stride" summary (which
     # would say the same thing again, less precisely)
     assert report_for("conv2d_forward", conv_stride_ignored).mistake_ids == ["stride_ignored"]
+
+
+def test_a_check_in_a_kernel_shows_one_line_for_a_stub_and_the_learners_line_for_a_bug(tmp_path):
+    """In a real kernel (as in JupyterLab): a stub gives one line, 'not written yet', without a
+    traceback into the checker; a learner's bug shows in the table with the learner's own line."""
+    import nbformat
+    from nbclient import NotebookClient
+    stub = "def relu_forward(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    bug = "def relu_forward(x):\n    out = x.reshape(3, -1)\n    return np.maximum(out, 0), x"
+    cells = ["import numpy as np\nfrom nnbook.grading import check", stub, 'check("relu_forward", relu_forward)',
+             bug, 'check("relu_forward", relu_forward)']
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    [err] = [o for o in nb.cells[2].outputs if o.output_type == "error"]
+    assert len(err.traceback) == 1 and "relu_forward is not written yet" in err.traceback[0], err.traceback
+    assert not [o for o in nb.cells[2].outputs if o.output_type != "error"], "only the one line"
+    shown = " ".join(" ".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                              for o in nb.cells[4].outputs).split())     # the table wraps long lines
+    assert "out = x.reshape(3, -1)" in shown and "line 2 in relu_forward" in shown, shown
+    [err] = [o for o in nb.cells[4].outputs if o.output_type == "error"]
+    assert err.ename == "ExerciseFailed" and len(err.traceback) == 1 and "checker.py" not in err.traceback[0]

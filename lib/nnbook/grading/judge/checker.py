@@ -20,9 +20,10 @@ the idea that was missed, ``hints=2`` (default) adds the formula, ``hints=3`` a 
 Each named mistake is said once per check, with the cases it explains (``Report.mistakes``).
 
 ``check`` raises :class:`ExerciseFailed` (an AssertionError) when a case fails and
-``NotImplementedError`` when the function is still the stub, so a test cell that calls it
-fails exactly when the exercise is not solved. It never lets a learner's exception escape:
-exceptions become a line in the table, with the learner's line of code.
+:class:`NotWrittenYet` (a ``NotImplementedError``) when the function is still the stub, so a test
+cell that calls it fails exactly when the exercise is not solved; IPython shows either as one line,
+without a traceback into this file. It never lets a learner's exception escape: exceptions become
+a line in the table, with the learner's line of code.
 """
 import os
 import sys
@@ -51,6 +52,13 @@ class ExerciseFailed(AssertionError):
 
     def _render_traceback_(self):     # IPython shows this instead of a long traceback
         return [f"\x1b[31mExerciseFailed\x1b[0m: {self}"]
+
+
+class NotWrittenYet(NotImplementedError):
+    """The function under check (or one it calls) still raises NotImplementedError."""
+
+    def _render_traceback_(self):     # IPython shows this one line instead of a traceback
+        return [f"\x1b[33m{self}\x1b[0m"]
 
 
 class _NotWritten(Exception):
@@ -673,7 +681,7 @@ def check(exercise_id, fn, forward=None, hidden=False, hints=2):
         hidden: run the hidden cases instead of the visible ones (used by the grader).
         hints: 1 names the idea behind a mistake, 2 (default) adds the formula, 3 adds code.
     Raises:
-        NotImplementedError: fn (or forward) is still the stub.
+        NotWrittenYet: fn (or forward) is still the stub (a NotImplementedError; nothing else is shown).
         ExerciseFailed: some case failed (the table says which and why).
     """
     if exercise_id in EXERCISES and callable(fn):
@@ -683,9 +691,10 @@ def check(exercise_id, fn, forward=None, hidden=False, hints=2):
     report = evaluate(exercise_id, fn, forward, hidden, hints=hints)
     if note:
         report.notes.append(note)
-    show(report)
     if report.not_written:
-        raise NotImplementedError(f"{report.not_written} is not written yet")
+        raise NotWrittenYet(f"{report.not_written} is not written yet: replace its "
+                            "'raise NotImplementedError()' with your code, run that cell, then this one")
+    show(report)
     if not report.passed:
         if _figures_enabled():
             try:
