@@ -427,13 +427,13 @@ HINT_ADAM_EPS = Hint(
 HINT_ADAM_DECAY = Hint(
     "adam_decay_swapped",
     "beta1 and beta2 weigh the old averages, (1 - beta) the new gradient: with beta1 = 0.9 the average "
-    "changes slowly. One of your moving averages gives the new gradient the large weight.",
+    "changes slowly. One of your running averages gives the new gradient the large weight.",
     "m_t = beta1 * m_{t-1} + (1 - beta1) * g_t, v_t = beta2 * v_{t-1} + (1 - beta2) * g_t**2",
     'm = config["beta1"] * m + (1 - config["beta1"]) * dw')
 
 HINT_ADAM_STORED = Hint(
     "adam_stored_corrected",
-    "config keeps the moving averages m and v before bias correction: the correction is for this step's "
+    "config keeps the running averages m and v before bias correction: the correction is for this step's "
     "use only. Stored corrected, they are corrected again at the next step.",
     "m_t = beta1 * m_{t-1} + (1 - beta1) * g_t is what is kept; m_hat = m_t / (1 - beta1**t) is only used",
     'config["m"], config["v"] = m, v   # not m_hat, v_hat')
