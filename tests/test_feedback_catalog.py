@@ -48,3 +48,26 @@ def test_each_slip_changes_the_correct_answer():
         cat = load(name)
         for entry in cat.mistakes:
             assert entry.source != cat.correct_entries[entry.exercise].source, entry.id
+
+
+@pytest.mark.parametrize("backward", ["conv2d_backward", "batchnorm_backward", "shortcut_backward"])
+def test_nnbook_own_forward_passed_along_costs_a_stated_cache_backward_nothing(backward):
+    """A backward with a stated cache is judged on nnbook's cache, so the forward passed to its check judges
+    nothing: nnbook's own forward there is no answer to refuse. A backward that itself calls nnbook's own
+    forward is still refused."""
+    from nnbook import functional as F
+    from nnbook.grading import EXERCISES, evaluate
+    ex = EXERCISES[backward]
+    entry = next(e for e in CORRECT if e.exercise == backward)
+    own_forward = getattr(F, ex.forward)
+    report = evaluate(backward, entry.function(), own_forward)
+    assert report.passed, report.text()
+    if backward == "conv2d_backward":
+        right = entry.function()
+
+        def recomputes_with_nnbook(dout, cache):
+            x, W, b, stride, padding = cache
+            own_forward(x, W, b, stride=stride, padding=padding)
+            return right(dout, cache)
+        refused = evaluate(backward, recomputes_with_nnbook, own_forward)
+        assert not refused.passed and "nnbook's own implementation" in refused.text()
