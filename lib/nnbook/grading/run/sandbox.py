@@ -117,8 +117,9 @@ class SandboxLaunch(KernelLaunch):
 
     sandboxed = True
 
-    def __init__(self, overlay_dir, limits=None):
+    def __init__(self, overlay_dir, limits=None, exercise_set=None):
         super().__init__(overlay_dir)
+        self.exercise_set = exercise_set
         problem = sandbox_problem()
         if problem:
             raise SandboxUnavailable(problem)
@@ -194,8 +195,8 @@ class SandboxLaunch(KernelLaunch):
         km.connection_file = str(self.conn / f"kernel{self._counter}.json")
 
 
-def make_launch(overlay_dir, sandbox=False, limits=None):
-    return SandboxLaunch(overlay_dir, limits) if sandbox else KernelLaunch(overlay_dir)
+def make_launch(overlay_dir, sandbox=False, limits=None, exercise_set=None):
+    return SandboxLaunch(overlay_dir, limits, exercise_set) if sandbox else KernelLaunch(overlay_dir)
 
 
 def fresh_dir(prefix="nnbook-overlay-"):
