@@ -214,10 +214,41 @@ def _package(src):
     return _Package(src)
 
 
+def _static_key(package, dotted, depth=0):
+    """``(rel, name)`` of a dotted name read from the source (following ``from .x import name``), a
+    module's ``rel`` for a module, or None when the source does not say."""
+    parts = dotted.split(".")
+    if parts[0] != "nnbook" or depth > 5:
+        return None
+    if package.module_rel(dotted) is not None:
+        return package.module_rel(dotted)
+    rel = package.module_rel(".".join(parts[:-1])) if len(parts) > 1 else None
+    if rel is None:
+        return None
+    name = parts[-1]
+    if (rel, name) in package.defs:
+        return (rel, name)
+    here = parts[:-1] if rel.endswith("__init__.py") else parts[:-2]
+    for node in package.trees[rel].body:
+        if isinstance(node, ast.ImportFrom) and node.level:
+            for a in node.names:
+                if (a.asname or a.name) == name:
+                    base = here[:len(here) - node.level + 1] + (node.module.split(".") if node.module else [])
+                    return _static_key(package, ".".join(base + [a.name]), depth + 1)
+    return None
+
+
 def _allowed_keys(package, set_name, allowed):
     """The definitions named by ``allowed`` (functions, classes, modules), as ``(rel, name)`` keys."""
     keys = set()
     for dotted in allowed:
+        found = _static_key(package, dotted)
+        if isinstance(found, tuple):
+            keys.add(found)
+            continue
+        if isinstance(found, str):
+            keys |= {k for k in package.defs if k[0] == found}
+            continue
         try:
             obj = resolve(dotted)
         except (ImportError, AttributeError) as exc:
@@ -272,39 +303,51 @@ def _kept(src, set_name, allowed):
 
 # ---------------------------------------------------------------------------------------------
 # graded runs: the overlay package
-def _raise_stmt(text):
-    return ast.parse(f"raise __import__('nnbook._not_available', fromlist=['NotAvailableError'])"
-                     f".NotAvailableError({text!r})").body[0]
+def _raise_line(text):
+    return (f"raise __import__('nnbook._not_available', fromlist=['NotAvailableError'])"
+            f".NotAvailableError({text!r})")
 
 
-def _stub_body(node, text):
-    doc = []
-    if node.body and isinstance(node.body[0], ast.Expr) and isinstance(getattr(node.body[0], "value", None),
-                                                                        ast.Constant) \
-            and isinstance(node.body[0].value.value, str):
-        doc = [node.body[0]]
-    node.body = doc + [_raise_stmt(text)]
+def _body_span(node):
+    """``(first, last)`` statements of a definition's body that are replaced (a docstring stays)."""
+    body = node.body
+    if len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    return body[0], body[-1]
 
 
-def _owner(tree, name, blocked):
-    """The name a blocked definition is reported under: itself, or for a private helper the first
+def _splice(source, spans):
+    """``source`` with each ``(first statement, last statement, text)`` replaced by ``text``, written
+    where the first statement starts (positions are UTF-8 byte offsets, as :mod:`ast` gives them)."""
+    lines = source.encode("utf-8").splitlines(keepends=True)
+    for first, last, text in sorted(spans, key=lambda s: (s[0].lineno, s[0].col_offset), reverse=True):
+        a, b = first.lineno - 1, last.end_lineno - 1
+        head = lines[a][:first.col_offset]
+        tail = lines[b][last.end_col_offset:]
+        lines[a:b + 1] = [head + text.encode("utf-8") + tail]
+    return b"".join(lines).decode("utf-8")
+
+
+def _owners(tree, blocked):
+    """The name each blocked definition is reported under: itself, or for a private helper the first
     blocked public definition of its module that uses it (directly or through other helpers)."""
-    if not name.startswith("_"):
-        return name
     defs = {n.name: n for n in tree.body if isinstance(n, _DEFS)}
-    for node in defs.values():
-        if node.name not in blocked or node.name.startswith("_"):
+    mentions = {name: _all_names(node) & defs.keys() for name, node in defs.items()}
+    owners = {name: name for name in blocked}
+    for public in defs:
+        if public not in blocked or public.startswith("_"):
             continue
-        seen, todo = set(), [node.name]
+        seen, todo = set(), [public]
         while todo:
             current = todo.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            todo += [n for n in _all_names(defs[current]) if n in defs]
-        if name in seen:
-            return node.name
-    return name
+            if current not in seen:
+                seen.add(current)
+                todo += mentions[current]
+        for name in seen:
+            if name.startswith("_") and owners.get(name) == name:
+                owners[name] = public
+    return owners
 
 
 @functools.lru_cache(maxsize=32)
@@ -313,24 +356,19 @@ def _rewritten(src, set_name, allowed):
     package = _package(src)
     keep = _kept(src, set_name, allowed)
     out = {}
-    for rel, text in package.sources.items():
-        tree = ast.parse(text)
+    for rel, tree in package.trees.items():
         blocked = {n.name for n in tree.body if isinstance(n, _DEFS) and (rel, n.name) not in keep}
         if not blocked:
             continue
-        owners = {name: _owner(tree, name, blocked) for name in blocked}       # before any body changes
+        spans, owners = [], _owners(tree, blocked)
         for node in tree.body:
             if not (isinstance(node, _DEFS) and node.name in blocked):
                 continue
             owner = owners[node.name]
-            text_ = grader_message(set_name, owner) if rel.startswith("grading/") else message(set_name, owner)
-            if isinstance(node, ast.ClassDef):
-                for item in node.body:
-                    if isinstance(item, _FUNCS):
-                        _stub_body(item, text_)
-            else:
-                _stub_body(node, text_)
-        out[rel] = (ast.unparse(tree) + "\n", sorted(blocked))
+            text = grader_message(set_name, owner) if rel.startswith("grading/") else message(set_name, owner)
+            functions = [node] if isinstance(node, _FUNCS) else [n for n in node.body if isinstance(n, _FUNCS)]
+            spans += [(*_body_span(f), _raise_line(text)) for f in functions]
+        out[rel] = (_splice(package.sources[rel], spans), sorted(blocked))
     return out
 
 
