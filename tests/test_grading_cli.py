@@ -58,8 +58,37 @@ CHEATS = {
     "cheat_writes_files": (10, 10, {}, []),       # honest answers; it tries to sabotage later kernels
 }
 DISK_CHEATS = {"cheat_read_solutions": (7, 7, {}, []), "cheat_read_library": (7, 7, {}, [])}
+# issue 14 §3: what the set does not allow of nnbook (by any name), and the grader's own helpers
+CHEATS.update({
+    "cheat_leaky_relu": (7, 10, {"relu_forward": 0, "relu_backward": 0, "linear_backward": 3},
+                         [NOT_AVAILABLE.format("leaky_relu_forward")]),
+    "cheat_conv_as_avgpool": (5, 10, {"avgpool2d_forward": 0, "avgpool2d_backward": 0, "maxpool2d_backward": 3},
+                              [NOT_AVAILABLE.format("conv2d_forward")]),
+    "cheat_grader_helpers": (2, 7, {"sgd_momentum": 2, "rmsprop": 0, "adam": 0},
+                             ["nnbook.grading's _rms does not run in the graded kernel"]),
+})
+
+
+def _installed(module):
+    import importlib.util
+    return importlib.util.find_spec(module) is not None
+
+
+# answers computed by another installed library: the default mode does not stop them (full marks when
+# the library is installed); --sandbox hides it (SANDBOX_LIBRARY_CHEATS, test_grading_integrity.py)
+LIBRARY_CHEATS = {
+    "cheat_torch": (7, 7, {}, []) if _installed("torch") else (0, 7, dict.fromkeys(CONV, 0), []),
+    "cheat_scipy": (10, 10, {}, []),         # nnbook needs scikit-learn, which needs SciPy
+    "cheat_sklearn": (10, 10, {}, []),
+}
+SANDBOX_LIBRARY_CHEATS = {
+    "cheat_torch": (0, 7, dict.fromkeys(CONV, 0)),
+    "cheat_scipy": (8, 10, {"softmax_cross_entropy": 0, "linear_backward": 3}),
+    "cheat_sklearn": (7, 10, {"relu_forward": 0, "relu_backward": 0, "linear_backward": 3}),
+}
 EXPECTED.update(CHEATS)
 EXPECTED.update(DISK_CHEATS)
+EXPECTED.update(LIBRARY_CHEATS)
 ERRORS = {"invalid_json": "not a valid notebook (JSON)",
           "not_an_exercise": "not one of the exercise sets",
           "wrong_set": "wrong exercise set: expected ex3_convolution, but the notebook is ex1_fully_connected"}

@@ -21,7 +21,7 @@ import pytest
 
 from nnbook.grading.run import channel as remote
 from nnbook.grading.run.sandbox import sandbox_problem
-from test_grading_cli import CHEATS, DISK_CHEATS, EXPECTED
+from test_grading_cli import CHEATS, DISK_CHEATS, EXPECTED, SANDBOX_LIBRARY_CHEATS
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "tests" / "fixtures" / "submissions"
@@ -61,6 +61,19 @@ def test_cheats_score_zero_on_what_they_cheated_under_sandbox(sandboxed, student
         assert float(row["total"]) == 0, row
         return
     total, top, points, _ = CHEATS[student]
+    assert (float(row["total"]), float(row["max"])) == (total, top), row
+    for exercise, pts in points.items():
+        assert float(row[exercise]) == pts, (exercise, row)
+
+
+@needs_sandbox
+@pytest.mark.parametrize("student", sorted(SANDBOX_LIBRARY_CHEATS))
+def test_other_libraries_are_hidden_under_sandbox(sandboxed, student):
+    """PyTorch, SciPy and scikit-learn answers get full marks in the default mode (test_grading_cli.py);
+    under --sandbox ex1's and ex3's kernels cannot import them."""
+    rows = sandboxed[1]
+    total, top, points = SANDBOX_LIBRARY_CHEATS[student]
+    row = rows[student]
     assert (float(row["total"]), float(row["max"])) == (total, top), row
     for exercise, pts in points.items():
         assert float(row[exercise]) == pts, (exercise, row)
