@@ -52,9 +52,10 @@ PRLIMIT = "/usr/bin/prlimit"
 SETPRIV = "/usr/bin/setpriv"
 SH = "/bin/sh"
 
-# The only environment a sandboxed kernel gets (set in SandboxLaunch.prepare), plus PASSED_ENV.
-KERNEL_ENV = ("HOME", "IPYTHONDIR", "MPLCONFIGDIR", "TMPDIR", "PYTHONPATH", "PYTHONNOUSERSITE",
-              "PYTHONDONTWRITEBYTECODE", "PATH", "LANG", "NNBOOK_GRADING")
+# The only environment a sandboxed kernel gets (SandboxLaunch.environment), plus PASSED_ENV.
+KERNEL_ENV = {"HOME": "/tmp/home", "IPYTHONDIR": "/tmp/home/ipython", "MPLCONFIGDIR": "/tmp/home/matplotlib",
+              "TMPDIR": "/tmp", "PYTHONPATH": "/nnbook-overlay", "PYTHONNOUSERSITE": "1",
+              "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "NNBOOK_GRADING": "1"}
 # copied from the grader's environment when they are plain numbers (one BLAS thread, as the tests run)
 PASSED_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 # what the kernel reads from /etc (found with strace on a graded run): the dynamic loader's cache,
@@ -363,15 +364,19 @@ class SandboxLaunch(KernelLaunch):
         self.uid = None
 
 
+    @staticmethod
+    def environment(grader_env):
+        """The kernel's whole environment: :data:`KERNEL_ENV`, and of ``grader_env`` only the thread
+        settings :data:`PASSED_ENV` when they are plain numbers."""
+        env = dict(KERNEL_ENV)
+        env.update({k: grader_env[k] for k in PASSED_ENV if re.fullmatch(r"\d{1,3}", grader_env.get(k, ""))})
+        return env
+
     def prepare(self, tmp, env):
         super().prepare(tmp, env)
-        passed = {k: env[k] for k in PASSED_ENV if re.fullmatch(r"\d{1,3}", env.get(k, ""))}
-        env.clear()                              # nothing of the grader's environment goes in
-        env.update({"HOME": INNER.rsplit("/", 1)[0] + "/home", "TMPDIR": "/tmp", "PYTHONPATH": "/nnbook-overlay",
-                    "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin",
-                    "LANG": "C.UTF-8", "NNBOOK_GRADING": "1"}, **passed)
-        env["IPYTHONDIR"] = env["HOME"] + "/ipython"
-        env["MPLCONFIGDIR"] = env["HOME"] + "/matplotlib"
+        kernel_env = self.environment(env)
+        env.clear()                   # bubblewrap itself starts with it: nothing of the grader's goes in
+        env.update(kernel_env)
         self.env = dict(env)
         self.tmp = Path(tmp)
         # the kernel's user must read what is bound into the sandbox (made by this process, 0700)
