@@ -463,6 +463,8 @@ def test_the_sandbox_view_is_what_stops_the_disk_cheats(monkeypatch, tmp_path):
     original = sandbox.SandboxLaunch._visible
     wider = [str(ROOT)] + _editable_checkout()
     monkeypatch.setattr(sandbox.SandboxLaunch, "_visible", lambda self: original(self) + wider)
+    # and every installed package, so the cheats can find the checkout from nnbook's install record
+    monkeypatch.setattr(sandbox, "_site_dirs", lambda: [])
     monkeypatch.setenv("HOME", str(tmp_path))
     sets = load_sets(ROOT / "solutions")
 

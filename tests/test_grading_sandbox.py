@@ -227,3 +227,64 @@ def test_the_kernel_environment_is_only_what_it_needs():
     env = sandbox.SandboxLaunch.environment({"OMP_NUM_THREADS": "1", "GITHUB_TOKEN": "x", "AWS_SECRET": "y",
                                               "MKL_NUM_THREADS": "1; rm -rf /", "PATH": "/home/me/bin"})
     assert env == dict(sandbox.KERNEL_ENV, OMP_NUM_THREADS="1")
+
+
+# ---------------------------------------------------------------------------------------------
+REDIRECT = """\
+import gc, json, os, zmq
+from ipykernel.connect import get_connection_file
+info = json.load(open(get_connection_file()))
+for key in ('shell_port', 'iopub_port', 'stdin_port', 'control_port', 'hb_port'):
+    path = f"{info['ip']}-{info[key]}"
+    os.unlink(path)
+    os.symlink(HOST, path)            # the grader resolves it on the host: HOST is the host's socket
+for obj in gc.get_objects():           # drop every connection: the grader's sockets notice
+    if isinstance(obj, zmq.Socket) and not obj.closed:
+        obj.close(linger=0)
+"""
+
+
+def _redirected(host_socket):
+    """Run REDIRECT in a sandboxed kernel; did the grader then connect to ``host_socket``?"""
+    import socket
+    import tempfile
+    import threading
+    from nnbook.grading.run.guard import build_overlay
+    from nnbook.grading.run.kernel import run_notebook
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(host_socket))
+    server.listen(8)
+    server.settimeout(0.5)
+    came, stop = [], threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                came.append(server.accept()[0])
+            except OSError:
+                continue
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    code = REDIRECT.replace("HOST", repr(str(host_socket))) + "import time; time.sleep(2)"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    try:
+        with tempfile.TemporaryDirectory() as overlay:
+            build_overlay(overlay, "ex1_fully_connected", ())
+            run_notebook(nb, timeout=3, max_restarts=0,
+                         kernel=sandbox.SandboxLaunch(overlay, exercise_set="ex1_fully_connected"))
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+        for c in came:
+            c.close()
+    return len(came)
+
+
+def test_the_kernel_cannot_point_the_graders_connections_at_a_host_socket(monkeypatch, tmp_path):
+    """The kernel owns the folder of its sockets: it can replace them with links to any socket of the
+    host and drop the connections. The grader connected once, to sockets it checked, and does not
+    reconnect; with ZeroMQ's usual reconnecting (the guard off) it follows the links."""
+    assert _redirected(tmp_path / "host.sock") == 0
+    monkeypatch.setattr(sandbox, "NEVER_MS", 100)
+    assert _redirected(tmp_path / "host2.sock") > 0

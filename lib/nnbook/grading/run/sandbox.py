@@ -65,6 +65,7 @@ ETC_FILES = ("ld.so.cache", "localtime")
 KERNEL_PACKAGES = ("ipykernel", "numpy", "matplotlib", "tqdm")
 UID_BASE = 0x70000000           # user ids of sandboxed kernels when the grader is root (see kernel_uid)
 INNER = "/tmp/.nnbook"          # inside the sandbox: the connection file and the kernel's sockets
+NEVER_MS = 2**31 - 1            # ZeroMQ's reconnect interval for the grader's sockets: about 25 days
 
 
 class SandboxUnavailable(RuntimeError):
@@ -479,22 +480,44 @@ class SandboxLaunch(KernelLaunch):
                 str(self._log)] + cmd
 
     def configure(self, km):
+        """The kernel's sockets are in the sandbox's /tmp; the grader reaches them through a link to
+        ``/proc/<pid>/root`` of the sandbox, made once the sandbox runs. The grader connects once,
+        before any of the learner's code runs, to sockets it has checked, and never reconnects: the
+        kernel cannot later point the grader's connections elsewhere (say, a symbolic link to a
+        socket of the host)."""
+        import zmq
         n = self._counter
         km.transport = "ipc"
-        # the sockets are in the sandbox's /tmp; this link to it is made once the sandbox runs
         link = self.tmp / f"sock{n}"
         km.ip = str(link / "k")
         km.connection_file = str(self.conn / f"kernel{n}.json")
-        original = km.start_kernel
-        launch = self
+        km.context.setsockopt(zmq.RECONNECT_IVL, NEVER_MS)
+        if not hasattr(km, "_async_post_start_kernel"):
+            raise SandboxUnavailable("--sandbox needs jupyter_client 8 or newer")
+        post_start, make_client, launch = km._async_post_start_kernel, km.client, self
 
-        async def start_kernel(**kw):
-            await original(**kw)
+        async def _async_post_start_kernel(**kw):      # the kernel runs; its control socket is next
             pid = await launch._child_pid(km)
             if link.is_symlink():
                 link.unlink()
             os.symlink(f"/proc/{pid}/root{INNER}", link)
-        km.start_kernel = start_kernel
+            await launch._bound(km)
+            await post_start(**kw)
+
+        def client(**kw):
+            kc = make_client(**kw)
+            kc.context.setsockopt(zmq.RECONNECT_IVL, NEVER_MS)
+            start_channels = kc.start_channels
+
+            def start_without_heartbeat(*args, **kwargs):
+                # the heartbeat channel makes a new connection whenever a beat is missed; the grader
+                # watches the kernel's process instead
+                kwargs["hb"] = False
+                return start_channels(*args, **kwargs)
+            kc.start_channels = start_without_heartbeat
+            return kc
+        km._async_post_start_kernel = _async_post_start_kernel
+        km.client = client
 
     async def _child_pid(self, km, wait=20.0):
         """The sandbox's first process (bubblewrap reports it on its info descriptor)."""
@@ -509,11 +532,32 @@ class SandboxLaunch(KernelLaunch):
             if process is not None and process.poll() is not None:
                 break
             await asyncio.sleep(0.01)
+        raise SandboxUnavailable(f"the sandbox did not start{self._said()}")
+
+    async def _bound(self, km, wait=60.0):
+        """Wait until the kernel has made all its sockets (Unix sockets, not links) before connecting."""
+        import asyncio
+        import stat
+        ports = [km.shell_port, km.iopub_port, km.stdin_port, km.control_port, km.hb_port]
+        end = time.monotonic() + wait
+        process = getattr(getattr(km, "provisioner", None), "process", None)
+        while time.monotonic() < end:
+            try:
+                if all(stat.S_ISSOCK(os.lstat(f"{km.ip}-{port}").st_mode) for port in ports):
+                    return
+            except OSError:
+                pass
+            if process is not None and process.poll() is not None:
+                raise SandboxUnavailable(f"the sandboxed kernel ended before it was ready{self._said()}")
+            await asyncio.sleep(0.02)
+        raise SandboxUnavailable(f"the sandboxed kernel made no sockets in {wait:g} s{self._said()}")
+
+    def _said(self):
         try:
             said = self._log.read_text(errors="replace").strip()[:300]
         except OSError:
             said = ""
-        raise SandboxUnavailable(f"the sandbox did not start{': ' + said if said else ''}")
+        return f": {said}" if said else ""
 
 
 def make_launch(overlay_dir, sandbox=False, limits=None, exercise_set=None):
