@@ -10,8 +10,9 @@ as root, ``setpriv``) runs the kernel in new namespaces, whatever user runs the 
 
 - **no network** (its own network namespace); the kernel talks to the grader over ZeroMQ's ``ipc``
   transport, through Unix sockets in the kernel's own ``/tmp``, which the grader reaches through
-  ``/proc/<pid>/root`` of the sandbox (:meth:`SandboxLaunch.configure`): nothing on the host's
-  disk is writable by the kernel;
+  ``/proc/<pid>/root`` of the sandbox: nothing on the host's disk is writable by the kernel. The
+  grader connects once, before any learner code runs, and never reconnects
+  (:meth:`SandboxLaunch.configure`), so the kernel cannot point it at another socket;
 - **a cleared environment**: only the variables listed in :data:`KERNEL_ENV` and the thread
   settings (:data:`PASSED_ENV`) reach it, so the grader's tokens and passwords do not;
 - **an unprivileged user**: when the grader runs as root, the kernel runs as a user id of its own
@@ -33,6 +34,11 @@ as root, ``setpriv``) runs the kernel in new namespaces, whatever user runs the 
   whole submission: its memory (address space of all its threads), its CPU time, and the number
   of its threads (``RLIMIT_NPROC``, counted for the kernel's own user id as root, or in its own
   user namespace otherwise); written file size and open files are limited too (``prlimit``).
+
+Why not cgroups: a grader without root rarely may create them (this machine's cgroup v1 is writable
+by root only), while a filter, limits and namespaces bind the same way for every user. What remains
+shared: CPU time and memory bandwidth with the other jobs, and the memory of ``--jobs`` kernels
+together (each up to ``memory_mb`` + ``tmp_mb`` + ``shm_mb``).
 """
 import functools
 import json
@@ -88,7 +94,22 @@ def sandbox_problem():
         if not (os.path.isfile(tool) and os.access(tool, os.X_OK)):
             return (f"--sandbox needs {tool} (Debian/Ubuntu: sudo apt-get install {package}); "
                     "nothing was graded")
+    version = _bwrap_version()
+    if version is not None and version < (0, 5):
+        return (f"--sandbox needs bubblewrap 0.5 or newer (--perms, --size), found "
+                f"{'.'.join(map(str, version))}; nothing was graded")
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def _bwrap_version():
+    import subprocess
+    try:
+        out = subprocess.run([BWRAP, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r"(\d+)\.(\d+)", out)
+    return (int(found.group(1)), int(found.group(2))) if found else None
 
 
 @dataclass
@@ -96,7 +117,7 @@ class Limits:
     """What one submission's kernel may use under ``--sandbox`` (it is one process)."""
     memory_mb: int = 4096          # address space of the kernel (all its threads)
     cpu_seconds: int = 1800        # CPU time of the kernel
-    processes: int = 256           # its threads (RLIMIT_NPROC; it cannot start processes at all)
+    processes: int = 256           # its tasks, i.e. threads (RLIMIT_NPROC; it cannot start processes)
     file_mb: int = 64              # largest file it may write
     open_files: int = 1024         # file descriptors
     tmp_mb: int = 256              # size of its private /tmp (HOME and its sockets live there)
@@ -460,9 +481,11 @@ class SandboxLaunch(KernelLaunch):
             for name in self.site.get(site, ()):
                 cmd += ["--ro-bind", f"{site}/{name}", f"{site}/{name}"]
             cmd += ["--remount-ro", site]
-        # the real nnbook package, if it lies in a visible folder, is replaced by the overlay
+        # the real nnbook package, if it lies in a visible folder (not a hidden one), is replaced by
+        # the overlay
+        hidden = [site for site in _site_dirs() if any(site == r or site.startswith(r + "/") for r in visible)]
         for real in _nnbook_copies():
-            if any(real.startswith(r + "/") for r in visible):
+            if any(real.startswith(r + "/") for r in visible) and not any(real.startswith(h + "/") for h in hidden):
                 cmd += ["--ro-bind", str(self.overlay_dir / "nnbook"), real]
         cmd += ["--chdir", "/tmp", "--info-fd", "7", "--seccomp", "9"]
         for key, value in self.env.items():
