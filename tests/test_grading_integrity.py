@@ -346,14 +346,21 @@ def test_check_refuses_what_the_set_does_not_allow(monkeypatch, capsys):
     def mine(x):
         return np.maximum(x, 0), x
     assert evaluate("relu_forward", mine).passed
+    from nnbook.grading.judge.cases import Case
+    from nnbook.grading.judge.exercise import forward_reference
+
+    def through_the_grader(x):      # nnbook's reference, called by a helper of the grader
+        return forward_reference(F.relu_forward)(Case("c", (x,), {}, frozenset(), seed=0))["out"], x
     relu_like = [(F.relu_forward, "nnbook.functional.relu_forward", "relu_forward"),
+                 (through_the_grader, "nnbook.functional.relu_forward", "relu_forward"),
                  (lambda x: F.relu_forward(x), "nnbook.functional.relu_forward", "relu_forward"),
                  (lambda x: F.leaky_relu_forward(x, 0.0), "nnbook.functional.leaky_relu_forward", "leaky_relu_forward"),
                  (lambda x: (nnbook.ReLU().forward(x), None), "nnbook.ReLU", "ReLU")]
     for fn, dotted, short in relu_like:
         text = " ".join(evaluate("relu_forward", fn).text().split())
         assert "0 of 4 cases passed" in text, text
-        assert f"your function is, or calls, {dotted}." in text and NOT_AVAILABLE.format(short) in text, text
+        said = text.split("your function is, or calls, ", 1)[1].split(". grading", 1)[0] if "calls, " in text else ""
+        assert dotted in said and NOT_AVAILABLE.format(short) in text, text
     report = evaluate("avgpool2d_forward", _avgpool_by_conv)
     assert not report.passed and NOT_AVAILABLE.format("conv2d_forward") in " ".join(report.text().split())
     with pytest.raises(ExerciseFailed):

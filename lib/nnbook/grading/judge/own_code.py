@@ -1,20 +1,22 @@
 """In a notebook: does the learner's function call what of nnbook its exercise set does not allow?
 
 :class:`OwnCodeWatch` (used by ``check``/``evaluate``) watches the learner's function while it runs,
-for calls *made by the learner's code* into the definitions of nnbook that the exercise's set does not
-keep (:func:`nnbook.grading.run.guard.kept`: what the set's ``allowed`` names, and what nnbook needs
-for that). When there is one, every case fails with the message a graded run gives. Calls that
-nnbook makes itself (an allowed ``F.conv2d_forward`` calling its helpers) are not the learner's.
-Graded runs enforce the same rule in the kernel instead (:mod:`nnbook.grading.run.guard`).
+for calls into the definitions of nnbook that the exercise's set does not keep
+(:func:`nnbook.grading.run.guard.kept`: what the set's ``allowed`` names, and everything those
+mention, so an allowed ``F.conv2d_forward`` calling its helpers is fine). Whoever makes the call —
+the learner's code, or nnbook code the learner handed a function to — it is what a graded run's
+kernel does not have: there it raises (:mod:`nnbook.grading.run.guard`); here every case fails with
+the same sentence.
 """
-import os
 import sys
-import threading
 import types
 
 from ..run.guard import kept, message, package_dir
 from .compare import Problem
 from .exercise import SETS
+
+
+_HERE = "grading/judge/own_code.py"
 
 
 def sets_of(exercise_id):
@@ -66,8 +68,8 @@ def _loaded_definitions():
 
 
 class OwnCodeWatch:
-    """Watches the learner's function while it runs for calls, by the learner's code, into what of
-    nnbook the exercise's set does not allow (see the module docstring)."""
+    """Watches the learner's function while it runs for calls into what of nnbook the exercise's set
+    does not allow (see the module docstring)."""
 
     enabled = True     # tests that use nnbook's own code as a stand-in for a learner's switch it off
 
@@ -80,6 +82,8 @@ class OwnCodeWatch:
         if sets:
             keeps = {s.name: kept(s.name, s.allowed) for s in sets}
             for key, (obj, dotted) in _loaded_definitions().items():
+                if key[0] == _HERE:
+                    continue                    # the watch itself calls the learner's function
                 refused = [name for name, keep in keeps.items() if key not in keep]
                 if isinstance(obj, type):
                     self.classes[obj] = (dotted, refused[0] if refused else None)
@@ -88,8 +92,6 @@ class OwnCodeWatch:
                         self.codes.setdefault(code, (dotted, refused[0]))
             self.set_names = [s.name for s in sets]
         self.used = {}
-        self._root = str(package_dir()) + os.sep
-        self._lock = threading.Lock()
 
     def wrap(self, fn):
         """``fn`` wrapped so that what it calls is watched (``None`` stays ``None``)."""
@@ -103,7 +105,9 @@ class OwnCodeWatch:
             def profile(frame, event, arg):
                 if event == "call":
                     found = watch.codes.get(frame.f_code)
-                    if found is not None and watch._learners(frame.f_back):
+                    caller = frame.f_back
+                    # name where it was entered, not the helpers it calls in turn
+                    if found is not None and (caller is None or caller.f_code not in watch.codes):
                         found = watch._named(frame, found)
                         watch.used.setdefault(found[0], found[1])
                 if previous is not None:
@@ -115,7 +119,6 @@ class OwnCodeWatch:
                 sys.setprofile(previous)
         watched.__name__ = getattr(fn, "__name__", "function")
         watched.__wrapped_learner__ = fn
-        self._watched_code = watched.__code__
         return watched
 
     def _named(self, frame, found):
@@ -124,13 +127,6 @@ class OwnCodeWatch:
         self_ = frame.f_locals.get("self") if frame.f_code.co_varnames[:1] == ("self",) else None
         named = self.classes.get(type(self_))
         return (named[0], named[1] or found[1]) if named else found
-
-    def _learners(self, caller):
-        """Is ``caller`` (the frame that made a call) the learner's code? nnbook's own code is not,
-        except the wrapper above, which calls the learner's function itself."""
-        if caller is None or caller.f_code is getattr(self, "_watched_code", None):
-            return True
-        return not caller.f_code.co_filename.startswith(self._root)
 
     def verdict(self):
         """A plain sentence when the learner's code called what its set does not allow, else None."""
