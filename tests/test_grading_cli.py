@@ -69,20 +69,13 @@ CHEATS.update({
 })
 
 
-def _installed(module):
-    import importlib.util
-    return importlib.util.find_spec(module) is not None
-
-
-# answers computed by another installed library: the default mode does not stop them (full marks when
-# the library is installed); --sandbox hides it (SANDBOX_LIBRARY_CHEATS, test_grading_integrity.py)
+# answers computed by another installed library: the default mode does not stop them; --sandbox hides
+# it (SANDBOX_LIBRARY_CHEATS, test_grading_integrity.py; PyTorch: test_grading_sandbox.py)
 LIBRARY_CHEATS = {
-    "cheat_torch": (7, 7, {}, []) if _installed("torch") else (0, 7, dict.fromkeys(CONV, 0), []),
     "cheat_scipy": (10, 10, {}, []),         # nnbook needs scikit-learn, which needs SciPy
     "cheat_sklearn": (10, 10, {}, []),
 }
 SANDBOX_LIBRARY_CHEATS = {
-    "cheat_torch": (0, 7, dict.fromkeys(CONV, 0)),
     "cheat_scipy": (8, 10, {"softmax_cross_entropy": 0, "linear_backward": 3}),
     "cheat_sklearn": (7, 10, {"relu_forward": 0, "relu_backward": 0, "linear_backward": 3}),
 }

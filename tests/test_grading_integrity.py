@@ -69,8 +69,8 @@ def test_cheats_score_zero_on_what_they_cheated_under_sandbox(sandboxed, student
 @needs_sandbox
 @pytest.mark.parametrize("student", sorted(SANDBOX_LIBRARY_CHEATS))
 def test_other_libraries_are_hidden_under_sandbox(sandboxed, student):
-    """PyTorch, SciPy and scikit-learn answers get full marks in the default mode (test_grading_cli.py);
-    under --sandbox ex1's and ex3's kernels cannot import them."""
+    """SciPy and scikit-learn answers get full marks in the default mode (test_grading_cli.py); under
+    --sandbox ex1's kernel cannot import them (PyTorch: test_grading_sandbox.py)."""
     rows = sandboxed[1]
     total, top, points = SANDBOX_LIBRARY_CHEATS[student]
     row = rows[student]

@@ -48,11 +48,12 @@ def probed(tmp_path_factory):
     secret = "planted-" + os.urandom(4).hex()
     saved = os.environ.get(SECRET)
     os.environ[SECRET] = secret
-    found, texts = {}, []
+    found, texts, totals = {}, [], {}
     try:
         for nb in sorted(folder.glob("*.ipynb")):
             sub = grade_notebook(nb, sets, timeout=60, seed=1, sandbox=True)
             assert sub.error == "", sub.error
+            totals[nb.stem] = (sub.total, sub.max_points)
             for t in sub.tests:
                 texts.append(t.feedback)
                 for name, said in re.findall(r"RuntimeError: (\w+): (.*?) \(line \d+", " ".join(t.feedback.split())):
@@ -62,15 +63,22 @@ def probed(tmp_path_factory):
             os.environ.pop(SECRET)
         else:
             os.environ[SECRET] = saved
-    return found, secret, "\n".join(texts)
+    return found, secret, "\n".join(texts), totals
 
 
 def test_every_probe_reported(probed):
     assert set(probed[0]) == {"env", "etc", "crowd", "memory", "write"}, probed[0]
 
 
+def test_pytorch_is_hidden(probed):
+    """An ex3 answer by PyTorch: 7/7 on the layout commit (both modes, with a --timeout long enough
+    for importing torch); under --sandbox the kernel cannot import it (test_guard_off_other_libraries_
+    are_importable shows it is the view of the packages that hides it)."""
+    assert probed[3]["sandbox_torch"] == (0, 7)
+
+
 def test_the_graders_environment_does_not_reach_the_kernel(probed):
-    found, secret, text = probed
+    found, secret, text = probed[:3]
     assert found["env"] == "{}"
     assert secret not in text
 
@@ -198,9 +206,11 @@ def test_guard_off_other_libraries_are_importable(monkeypatch):
         return "".join(o.get("text", "") for o in nb.cells[0].outputs)
     assert "FOUND []" in importable()
     monkeypatch.setattr(sandbox, "_site_dirs", lambda: [])
-    installed = [m for m in ("scipy", "sklearn") if __import__("importlib").util.find_spec(m)]
+    installed = [m for m in ("torch", "scipy", "sklearn") if __import__("importlib").util.find_spec(m)]
+    assert "scipy" in installed and "sklearn" in installed      # nnbook needs scikit-learn
+    shown = importable()
     for m in installed:
-        assert repr(m) in importable()
+        assert repr(m) in shown, (m, shown)
 
 
 def test_the_no_fork_filter_is_what_the_documentation_says():
