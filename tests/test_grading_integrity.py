@@ -315,6 +315,34 @@ print(attempt(lambda: nnbook.data.load_photo(gray=True, size=8)))
     assert lines[9] == "ran"                                      # what the set allows still works
 
 
+def test_sets_allow_their_building_blocks_and_nothing_that_computes_an_answer():
+    from nnbook.grading.judge.exercise import SETS
+    from nnbook.grading.run.guard import kept
+    refused = {"ex1_fully_connected": ["nnbook.functional.relu_forward", "nnbook.functional.leaky_relu_forward",
+                                       "nnbook.functional.linear_forward", "nnbook.layers.Linear",
+                                       "nnbook.naive.linear_forward", "nnbook.functional.log_softmax"],
+               "ex2_training": ["nnbook.optim.adam", "nnbook.optim.SGD", "nnbook.grading.sets.ex2_training._adam",
+                                "nnbook.grading.sets.ex2_training._rms"],
+               "ex4_pooling": ["nnbook.functional.avgpool2d_forward", "nnbook.functional.conv2d_forward",
+                               "nnbook.naive.maxpool2d_forward", "nnbook.layers.AvgPool2d"],
+               "ex7_residual": ["nnbook.functional.shortcut_forward", "nnbook.layers.ResidualBlock",
+                                "nnbook.layers.needs_projection", "nnbook.functional.conv2d_backward"],
+               "ex8_putting_it_together": ["nnbook.layers.ResidualBlock", "nnbook.fit", "nnbook.optim.sgd_momentum",
+                                           "nnbook.models.small_resnet", "nnbook.gradcheck.numerical_gradient"]}
+    allowed = {"ex7_residual": ["nnbook.functional.conv2d_forward", "nnbook.functional.batchnorm_forward"],
+               "ex8_putting_it_together": ["nnbook.functional.conv2d_backward", "nnbook.data.train_test_split",
+                                           "nnbook.grading.sets.ex8_putting_it_together.init_params"]}
+    for name, names in refused.items():
+        for dotted in names:
+            assert not SETS[name].allows(dotted), (name, dotted)
+    for name, names in allowed.items():
+        for dotted in names:
+            assert SETS[name].allows(dotted), (name, dotted)
+    for bad in ("nnbook.functional.no_such_function", "numpy.maximum"):
+        with pytest.raises(ValueError, match="ex1_fully_connected"):
+            kept("ex1_fully_connected", (bad,))
+
+
 def _solution_namespace(name):
     """The answers of solutions/<name>.ipynb, run in a namespace with the setup cell's imports."""
     from nnbook import functional as F
