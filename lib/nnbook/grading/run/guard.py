@@ -34,7 +34,7 @@ import sys
 import types
 from pathlib import Path
 
-NOT_AVAILABLE_MODULE = '''"""Raised (in graded runs only) by what of nnbook the exercise set does not allow in answers."""
+NOT_AVAILABLE_MODULE = '''"""Raised (in graded runs only) by what of nnbook the set does not allow in answers."""
 
 
 class NotAvailableError(RuntimeError):
@@ -252,7 +252,8 @@ def _allowed_keys(package, set_name, allowed):
         try:
             obj = resolve(dotted)
         except (ImportError, AttributeError) as exc:
-            raise ValueError(f"exercise set {set_name}: allowed name {dotted!r} is not part of nnbook ({exc})") from None
+            raise ValueError(f"exercise set {set_name}: allowed name {dotted!r} is not part of nnbook "
+                             f"({exc})") from None
         if isinstance(obj, types.ModuleType):
             rel = package.module_rel(obj.__name__)
             if rel is None:
