@@ -294,10 +294,8 @@ def _kept(src, set_name, allowed):
             continue
         seen.add(key)
         node = package.defs[key]
-        if full or isinstance(node, ast.ClassDef):
-            names, full = _all_names(node), full
-        else:
-            names = _Runs().run(node.body)
+        # a class reached from import code: any of its methods may run (follow all it mentions)
+        names = _all_names(node) if full or isinstance(node, ast.ClassDef) else _Runs().run(node.body)
         todo += [(k, full) for k in package.lookup(names)]
     return frozenset(everything | imports)
 
