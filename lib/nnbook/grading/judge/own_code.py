@@ -17,6 +17,8 @@ from .exercise import SETS
 
 
 _HERE = "grading/judge/own_code.py"
+# the grader's own wrappers around the learner's function (they run while the watch is on)
+_MACHINERY = {("grading/judge/checker.py", "CallCounter")}
 
 
 def sets_of(exercise_id):
@@ -82,8 +84,8 @@ class OwnCodeWatch:
         if sets:
             keeps = {s.name: kept(s.name, s.allowed) for s in sets}
             for key, (obj, dotted) in _loaded_definitions().items():
-                if key[0] == _HERE:
-                    continue                    # the watch itself calls the learner's function
+                if key[0] == _HERE or key in _MACHINERY:
+                    continue                    # the watch itself, or a counter, calls the learner's function
                 refused = [name for name, keep in keeps.items() if key not in keep]
                 if isinstance(obj, type):
                     self.classes[obj] = (dotted, refused[0] if refused else None)
