@@ -1,4 +1,4 @@
-"""A small training loop: :func:`fit`, :func:`evaluate`, :func:`predict`.
+"""A small training loop: :func:`fit`, :func:`evaluate`, :func:`predict`; :func:`lr_range_test`, :func:`update_bn`.
 
 The model contract: ``model(X_batch) -> logits`` of shape (N, K), ``model.backward(dlogits)``
 filling each layer's ``grads``, ``named_parameters()``, and ``train()`` / ``eval()``.
@@ -205,6 +205,46 @@ def evaluate(model, X, y, batch_size=256):
     logits = predict_logits(model, X, batch_size)
     loss, _ = softmax_cross_entropy(logits, y)
     return loss, float((logits.argmax(axis=1) == y).mean())
+
+
+def update_bn(model, X, batch_size=64, seed=0):
+    """Recompute the running statistics of every batch norm in ``model`` from the data ``X``.
+
+    One pass through ``X`` in training mode, in batches of ``batch_size`` (shuffled with
+    ``seed``; ``seed=None`` keeps the order). Each batch norm's running mean and running
+    variance become the plain average, over the batches, of the batch means and of the
+    unbiased batch variances: every batch weighs the same, instead of the exponential
+    weighting by ``momentum`` during training. This is what PyTorch's
+    ``torch.optim.swa_utils.update_bn`` does (with ``momentum=None``). Use it after training,
+    when the running averages lag behind weights that changed quickly. Only the running
+    statistics change: parameters stay as they were, and so do each layer's ``momentum`` and
+    the model's mode (a Dropout layer drops units during the pass, as in training).
+
+    Args:
+        model: a layer or model; X: inputs, shape (N, ...), the training data as a rule.
+    Returns:
+        the number of batch-norm layers updated.
+    """
+    from .layers.norm import _BatchNorm
+    _check_xy(X, None, "update_bn")
+    norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    if not norms:
+        return 0
+    momenta = [m.momentum for m in norms]
+    modes = [(m, m.training) for m in model.modules()]
+    rng = None if seed is None else np.random.default_rng(seed)
+    try:
+        model.train()
+        for k, idx in enumerate(_batches(len(X), batch_size, rng), start=1):
+            for m in norms:        # the k-th batch gets weight 1/k: a running plain average
+                m.momentum = 1.0 / k
+            model(X[idx])
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        for m, mode in modes:
+            m.training = mode
+    return len(norms)
 
 
 class _NoBar:
