@@ -235,7 +235,9 @@ class Judge:
     """Decides test cells in the grader's process (see the module docstring, step 4)."""
 
     def __init__(self, exercise_set, seed, timeout):
+        from .judge.session import Session
         self.set, self.seed, self.timeout = exercise_set, seed, timeout
+        self.checks = Session()        # this submission's checks, for the ones that build on them
 
     def wants(self, cell):
         return is_test(cell)
@@ -246,9 +248,11 @@ class Judge:
         from .judge.own_code import OwnCodeWatch
         # the learner's code runs in the kernel, where the overlay enforces not_available; watching
         # the proxies here would only slow every call down
+        from .judge.session import session
         saved, OwnCodeWatch.enabled = OwnCodeWatch.enabled, False
         try:
-            return self._judge(cell, channel, evaluate, grading_seed)
+            with session(self.checks):
+                return self._judge(cell, channel, evaluate, grading_seed)
         finally:
             OwnCodeWatch.enabled = saved
 
@@ -338,6 +342,7 @@ def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None, s
     """
     from .run.guard import build_overlay
     from .run.sandbox import make_launch
+    from .run.served_data import serve
     path = Path(path)
     seed = 0 if seed is None else seed
     sub = Submission(path, student_name(path, sets), seed=seed, sandboxed=bool(sandbox))
@@ -372,6 +377,7 @@ def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None, s
     judge = Judge(sets[name], seed, timeout)
     with tempfile.TemporaryDirectory(prefix="nnbook-overlay-") as overlay:
         build_overlay(overlay, name, sets[name].not_available)
+        serve(overlay, name, seed)     # the capstone's kernel loads only the grader's training digits
         launch = make_launch(overlay, sandbox=sandbox)
         try:
             runs = run_notebook(graded, timeout=timeout, env=env, replayable=lambda c: not is_test(c),

@@ -27,6 +27,7 @@ from .exercise import as_hint
 from .registry import EXERCISES, dout_for, reference_out
 from .feedback import CaseResult, Mistake, Report  # noqa: F401  (Report: part of the API)
 from .own_code import OwnCodeWatch
+from . import session as _session
 
 GRADCHECK_TOL = 1e-5
 
@@ -210,11 +211,12 @@ def _run_gradcheck(ex, case, fn, forward):
 
 def _run_judge(ex, case, fn, forward):
     """An exercise with its own judging (see ``Exercise.judge``); its crash is a learner's bug only
-    when the learner's code raised, so it is reported like one."""
+    when the learner's code raised, so it is reported like one. Returns ``(problems, notes)``: a
+    judge may return a :class:`~.feedback.Verdict`, whose notes are shown with the case."""
     ok, problems = _call(ex.judge, ex.id, fn, forward, case)
     if not ok:
-        return [Problem("exception", "call", f"raised {describe_exception(problems)}")]
-    return list(problems)
+        return [Problem("exception", "call", f"raised {describe_exception(problems)}")], []
+    return list(problems), list(getattr(problems, "notes", ()))
 
 
 def _alternative_hints(ex, case, p, expected):
@@ -320,27 +322,31 @@ def evaluate(exercise_id, fn, forward=None, hidden=False, hints=2):
         raise ValueError(f"check({exercise_id!r}, ..., hints=...): expected 1 (concept), 2 (formula) "
                          f"or 3 (code), got {hints!r}")
     report = Report(exercise_id, hidden=hidden, hint_level=hints)
+    checks = _session.current()                  # later checks may build on this one (judge/session.py)
+    checks.begin(exercise_id, fn, forward)
     watch = OwnCodeWatch(exercise_id)            # nnbook's own implementation does not count
     fn, forward = watch.wrap(fn), watch.wrap(forward)
     try:
         for case in ex.cases(hidden):
-            expected = {}
+            expected, notes = {}, []
             if ex.judge is not None:
-                problems = _run_judge(ex, case, fn, forward)
+                problems, notes = _run_judge(ex, case, fn, forward)
             elif case.gradcheck:       # the numerical gradients stand in for the reference
                 problems, expected = _run_gradcheck(ex, case, fn, forward)
             elif ex.kind == "backward":
                 problems, expected = _run_backward(ex, case, fn, forward)
             else:
                 problems, expected = _run_direct(ex, case, fn)
-            report.results.append(CaseResult(case, problems, _hints(ex, case, problems, expected)))
+            report.results.append(CaseResult(case, problems, _hints(ex, case, problems, expected), notes))
     except _NotWritten as nw:
         report.not_written = nw.name
         report.results = []
+        checks.record(exercise_id, report)
         return report
     report = watch.finish(report)
     report.mistakes = _collect_mistakes(ex, report.results)
     report.hints = [m.hint for m in report.mistakes]
+    checks.record(exercise_id, report)
     return report
 
 

@@ -17,14 +17,26 @@ CODE_MARK = "code: "
 
 @dataclass
 class CaseResult:
-    """The outcome of one case: its problems (empty when it passed) and the hints explaining them."""
+    """The outcome of one case: its problems (empty when it passed), the hints explaining them, and
+    notes: what the judge measured or how it judged (shown with the case, passed or not)."""
     case: object
     problems: list = field(default_factory=list)
     hints: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
 
     @property
     def passed(self):
         return not self.problems
+
+
+class Verdict(list):
+    """What an exercise's own judge returns (``Exercise.judge``): the case's problems (a list),
+    with ``notes``, sentences shown with the case whether it passed or not (e.g. the accuracy
+    the grader measured)."""
+
+    def __init__(self, problems=(), notes=()):
+        super().__init__(problems)
+        self.notes = list(notes)
 
 
 @dataclass
@@ -99,6 +111,8 @@ class Report:
             lines += _wrap(f"{'ok  ' if r.passed else 'FAIL'}  {r.case.name}{ref}", "  ", 10)
             for p in r.problems:
                 lines += _wrap(p.message, " " * 10, 4)
+            for note in r.notes:
+                lines += _wrap(note, " " * 10, 4)
         lines.append(self._verdict())
         for m in self.mistakes:
             n = numbers[m.id]
@@ -146,7 +160,7 @@ class Report:
             mark = ("<td style='color:#080;" + _TD + "'>ok</td>" if r.passed
                     else "<td style='color:#b00;font-weight:bold;" + _TD + "'>FAIL</td>")
             refs = sorted({numbers[h.id] for h in r.hints if h.id in numbers})
-            what = "<br>".join(e(p.message) for p in r.problems)
+            what = "<br>".join([e(p.message) for p in r.problems] + [f"<small>{e(n)}</small>" for n in r.notes])
             if refs:
                 what += f" <small>(hint {', '.join(map(str, refs))})</small>"
             rows.append(f"<tr>{mark}<td style='{_TD}'>{e(r.case.name)}</td><td style='{_TD}'>{what}</td></tr>")
