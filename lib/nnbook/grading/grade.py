@@ -102,6 +102,7 @@ class TestResult:
     feedback: str = ""   # the checks' reports, as text (computed by the grader)
     images: list = field(default_factory=list)
     hints: list = field(default_factory=list)   # names of the hints given (Hint.id or the text)
+    notes: list = field(default_factory=list)   # what the judges measured (shown even when it passed)
 
 
 @dataclass
@@ -317,6 +318,7 @@ def _result(gid, pts, run):
     result.feedback = text
     for r in reports:
         result.hints += [h for h in _report_hints(r) if h not in result.hints]
+        result.notes += [n for c in getattr(r, "results", []) for n in getattr(c, "notes", [])]
         if not r.passed:
             try:
                 png = _picture(r)

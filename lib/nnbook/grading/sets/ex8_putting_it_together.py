@@ -1135,8 +1135,6 @@ register(Exercise(
 
 
 # --- exercise 4: training, measured by the grader ------------------------------------------------
-
-
 def _train_cases(base, hidden):
     budget = ", ".join(f"{k}={v}" for k, v in BUDGET.items())
     naming, seed = ("hidden", 1) if hidden else ("visible", 0)
@@ -1288,8 +1286,9 @@ def _judge_train(fn, forward, case):
     causes = []        # what explains the low accuracy comes first, so its hint is the first one
     learnable = [k for k in expected if is_learnable(k)]
     naming_problem = _naming_problem(split, naming, pred, acc)
-    if naming_problem:
+    if naming_problem:             # what train reported about those weights follows from it: not said again
         causes.append(naming_problem)
+        reporting = None
     elif all(np.array_equal(params[k], expected[k]) for k in learnable):
         causes.append(Problem("untrained", "params", "every weight still equals its initial value "
                               f"(init_params(np.random.default_rng({seed})))"))

@@ -1,0 +1,91 @@
+"""``nnbook grade`` on the capstone's attack submissions (tests/fixtures/capstone, written by
+tests/fixtures/make_submissions.py ``capstone_attacks``), in the default mode and under ``--sandbox``.
+
+Each attack tries to get the accuracy points of ``train`` without learning from the ``(X, y)`` it is
+given: weights trained before submission (base64, every other answer a stub), a train that fits the
+held-out digits the setup cell loaded, weights fixed when the answer cell runs, and a train that reads
+all digits from scikit-learn. On the layout commit (28f21f4) each of them got the 5 points of
+``resnet_train`` in both modes; now each gets 0 there, with a message that says what was detected,
+while an honest submission keeps full marks.
+"""
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nnbook.grading.run.sandbox import sandbox_problem
+
+ROOT = Path(__file__).resolve().parents[1]
+CAPSTONE = ROOT / "tests" / "fixtures" / "capstone"
+CLI = [sys.executable, "-m", "nnbook.cli"]
+PARTS = ("resnet_block_forward", "resnet_block_backward", "resnet_train_step", "resnet_train")
+HONEST = dict(zip(PARTS, (3, 4, 4, 5)))
+LOADED = "by the names of the digits your notebook loaded with load_digits"
+# student: (total, points per exercise, what the train feedback says was detected, in the default mode)
+EXPECTED = {
+    "honest": (16, HONEST, "held-out accuracy"),
+    "cap_pretrained_base64": (0, dict.fromkeys(PARTS, 0), "by the true digit labels"),
+    "cap_fits_heldout": (11, {**HONEST, "resnet_train": 0}, LOADED),
+    "cap_constant_weights": (11, {**HONEST, "resnet_train": 0}, LOADED),
+    "cap_sklearn_digits": (11, {**HONEST, "resnet_train": 0}, "by the true digit labels"),
+}
+needs_sandbox = pytest.mark.skipif(sandbox_problem() is not None, reason=f"{sandbox_problem()}")
+
+
+def _grade(out, *extra):
+    home = out / "home"
+    home.mkdir(exist_ok=True)
+    proc = subprocess.run(CLI + ["grade", str(CAPSTONE), "--timeout", "60", "--seed", "11", "--jobs", "2",
+                                 "--csv", str(out / "grades.csv"), "--feedback", str(out / "fb"), *extra],
+                          capture_output=True, text=True, cwd=out, timeout=1800, env=dict(os.environ, HOME=str(home)))
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["student"]: r for r in csv.DictReader(open(out / "grades.csv", encoding="utf-8"))}
+    feedback = {p.name.split("_ex8_")[0]: " ".join(p.read_text(encoding="utf-8").split())
+                for p in (out / "fb").iterdir()}
+    return rows, feedback
+
+
+@pytest.fixture(scope="module")
+def default_mode(tmp_path_factory):
+    return _grade(tmp_path_factory.mktemp("capstone-default"))
+
+
+@pytest.fixture(scope="module")
+def sandboxed(tmp_path_factory):
+    return _grade(tmp_path_factory.mktemp("capstone-sandbox"), "--sandbox")
+
+
+def _assert_scores(rows, student):
+    total, points, _ = EXPECTED[student]
+    row = rows[student]
+    assert row["error"] == "" and float(row["max"]) == 16, row
+    assert float(row["total"]) == total, row
+    for exercise, pts in points.items():
+        assert float(row[exercise]) == pts, (exercise, row)
+
+
+def test_every_fixture_is_expected():
+    assert {p.stem for p in CAPSTONE.glob("*.ipynb")} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_default_mode(default_mode, student):
+    rows, feedback = default_mode
+    _assert_scores(rows, student)
+    assert EXPECTED[student][2] in feedback[student], feedback[student][-3000:]
+    if student != "honest":
+        assert "train must learn from the (X, y) it is given" in feedback[student]
+    else:      # a passing train shows what the grader measured, the budget and the time
+        assert "budget 6 epochs of 81 steps of 16 digits at lr 0.1" in feedback[student]
+        assert "train took" in feedback[student]
+
+
+@needs_sandbox
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_sandbox(sandboxed, student):
+    rows, _ = sandboxed
+    _assert_scores(rows, student)
+    assert rows[student]["mode"] == "sandbox"
