@@ -10,6 +10,7 @@ while an honest submission keeps full marks.
 """
 import csv
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +70,36 @@ def _assert_scores(rows, student):
 
 def test_every_fixture_is_expected():
     assert {p.stem for p in CAPSTONE.glob("*.ipynb")} == set(EXPECTED)
+
+
+def _without_weights(path):
+    """The notebook's text with the pasted weights left out (training rounds differently on other CPUs)."""
+    return re.sub(r"WEIGHTS = '[^']*'", "WEIGHTS = ...", path.read_text(encoding="utf-8"))
+
+
+def test_fixtures_are_current(tmp_path):
+    """Made from exercises/ and solutions/: run tests/fixtures/make_submissions.py after changing those."""
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "fixtures" / "make_submissions.py"), "--capstone",
+                           str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in CAPSTONE.glob("*.ipynb"))
+    for p in CAPSTONE.glob("*.ipynb"):
+        assert _without_weights(p) == _without_weights(tmp_path / p.name), \
+            f"{p.name}: run tests/fixtures/make_submissions.py --capstone"
+
+
+def test_the_pasted_weights_were_trained_on_the_true_labels():
+    """What makes the base64 attack an attack: its weights classify the digits (true labels) well."""
+    import base64
+    import io
+    import numpy as np
+    from nnbook.grading.sets import ex8_putting_it_together as capstone
+    text = (CAPSTONE / "cap_pretrained_base64.ipynb").read_text(encoding="utf-8")
+    blob = re.search(r"WEIGHTS = '([^']*)'", text.replace("\\n", "\n")).group(1)
+    data = np.load(io.BytesIO(base64.b64decode(blob)))
+    params = {k: data[k].astype(np.float64) for k in data.files}
+    X_train, y_train, X_test, y_test = capstone.digits()
+    assert capstone.reference_accuracy(params, X_test, y_test) > 0.95
 
 
 @pytest.mark.parametrize("student", sorted(EXPECTED))
