@@ -7,6 +7,11 @@ held-out digits the setup cell loaded, weights fixed when the answer cell runs, 
 all digits from scikit-learn. On the layout commit (28f21f4) each of them got the 5 points of
 ``resnet_train`` in both modes; now each gets 0 there, with a message that says what was detected,
 while an honest submission keeps full marks.
+
+Two more have one mistake each, which must cost points once: a block forward without its identity
+shortcut (at 28f21f4: 0 / 0 / 0 / 0 points for forward / backward / train_step / train; now the right
+backward, step and loop keep theirs: 0 / 4 / 4 / 5), and a block backward that drops the shortcut's
+gradient (at 28f21f4: 3 / 0 / 0 / 5; now 3 / 0 / 4 / 5).
 """
 import csv
 import os
@@ -32,6 +37,10 @@ EXPECTED = {
     "cap_fits_heldout": (11, {**HONEST, "resnet_train": 0}, LOADED),
     "cap_constant_weights": (11, {**HONEST, "resnet_train": 0}, LOADED),
     "cap_sklearn_digits": (11, {**HONEST, "resnet_train": 0}, "by the true digit labels"),
+    "fair_wrong_block_forward": (13, {**HONEST, "resnet_block_forward": 0},
+                                 "measured with your residual_block_forward as it was at its check"),
+    "fair_wrong_block_backward": (12, {**HONEST, "resnet_block_backward": 0},
+                                  "judged around your residual block as it was at its checks"),
 }
 needs_sandbox = pytest.mark.skipif(sandbox_problem() is not None, reason=f"{sandbox_problem()}")
 
@@ -107,7 +116,7 @@ def test_default_mode(default_mode, student):
     rows, feedback = default_mode
     _assert_scores(rows, student)
     assert EXPECTED[student][2] in feedback[student], feedback[student][-3000:]
-    if student != "honest":
+    if student.startswith("cap_"):
         assert "train must learn from the (X, y) it is given" in feedback[student]
     else:      # a passing train shows what the grader measured, the budget and the time
         assert "budget 6 epochs of 81 steps of 16 digits at lr 0.1" in feedback[student]

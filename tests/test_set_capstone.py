@@ -314,6 +314,20 @@ def test_a_right_block_backward_keeps_its_points_when_the_forward_is_wrong():
     assert reports["resnet_block_backward"].passed, reports["resnet_block_backward"].text()
 
 
+def test_train_with_a_wrong_block_is_measured_with_that_block(capsys):
+    """A right loop around a block whose forward failed its check learns weights for the learner's own
+    network: the grader measures them with that block, so the block's mistake costs train nothing."""
+    alone = run(WrongForward(), "resnet_train")              # measured with nnbook's block instead
+    assert not alone.passed
+    reports = run_all(WrongForward(), ("resnet_block_forward", "resnet_train"))
+    assert not reports["resnet_block_forward"].passed
+    train = reports["resnet_train"]
+    assert train.passed, train.text()
+    text = flat(train.text())
+    assert "measured with your residual_block_forward as it was at its check, which it failed" in text
+    assert "but residual_block_forward failed its own check: a residual block adds its shortcut" in text
+
+
 class WrongBackward(Loop):
     """The identity block's backward drops the shortcut's gradient; train_step around it is right."""
 
@@ -329,8 +343,7 @@ def test_a_right_train_step_keeps_its_points_when_the_block_is_wrong():
     assert not reports["resnet_block_backward"].passed
     step = reports["resnet_train_step"]
     assert step.passed, step.text()
-    assert "judged with your residual_block_forward and residual_block_backward as they were at their " \
-           "checks" in flat(step.text())
+    assert "judged around your residual block as it was at its checks" in flat(step.text())
     reports = run_all(type("Both", (WrongBackward, WrongSign), {})(), IDS[:3])   # its own mistake still counts
     assert not reports["resnet_train_step"].passed
     assert hint_ids(reports["resnet_train_step"])[0] == "sgd_sign"

@@ -255,24 +255,47 @@ def _model_params(model):
     return out
 
 
-def logits_of(params, X, batch_size=512, training=False):
+def logits_of(params, X, batch_size=512, training=False, block_forward=None):
     """Logits of the network with ``params`` for ``X`` (eval mode unless ``training``; in training
-    mode the whole of X is one batch, and ``params`` is not changed)."""
+    mode the whole of X is one batch, and ``params`` is not changed). With ``block_forward``, the
+    network's two residual blocks are computed by that function (a learner's block) instead of
+    nnbook's."""
+    if block_forward is not None:
+        if training:
+            return _logits_with_block(params, X, block_forward, True)
+        return np.concatenate([_logits_with_block(params, X[i:i + batch_size], block_forward, False)
+                               for i in range(0, len(X), batch_size)])
     model = reference_model(params, training=training)
     if training:
         return model(np.asarray(X, dtype=np.float64))
     return np.concatenate([model(X[i:i + batch_size].astype(np.float64)) for i in range(0, len(X), batch_size)])
 
 
-def predict(params, X, batch_size=512, training=False):
+def _logits_with_block(params, X, block_forward, training):
+    p = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    out = F.conv2d_forward(np.asarray(X, dtype=np.float64), p["stem.W"], None, 1, 1)[0]
+    for name, stride in (("block1", 1), ("block2", 2)):
+        result = block_forward(out, {k[len(name) + 1:]: v for k, v in p.items() if k.startswith(name + ".")},
+                               stride, training=training)
+        if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], np.ndarray)):
+            raise TypeError("the block did not return (out, cache)")
+        out = result[0]
+    a = F.batchnorm_forward(out, p["bn.gamma"], p["bn.beta"], p["bn.running_mean"], p["bn.running_var"],
+                            training=training)[0]
+    a = F.relu_forward(a)[0]
+    a = F.avgpool2d_forward(a, a.shape[2:])[0]
+    return F.linear_forward(a, p["fc.W"], p["fc.b"])[0]
+
+
+def predict(params, X, batch_size=512, training=False, block_forward=None):
     """Class predictions of the network with ``params`` for ``X`` (see :func:`logits_of`)."""
-    return logits_of(params, X, batch_size, training).argmax(axis=1)
+    return logits_of(params, X, batch_size, training, block_forward).argmax(axis=1)
 
 
-def measure(params, X, y, training=False):
+def measure(params, X, y, training=False, block_forward=None):
     """``(accuracy, mean cross-entropy)`` of the network with ``params`` on ``(X, y)`` (eval mode unless
     ``training``), as ``train`` reports them for its validation part."""
-    logits = logits_of(params, X, training=training)
+    logits = logits_of(params, X, training=training, block_forward=block_forward)
     return float(np.mean(logits.argmax(axis=1) == y)), float(F.softmax_cross_entropy(logits, y)[0])
 
 
@@ -926,6 +949,15 @@ def _again_backward(fn, kept):
     return isinstance(result, tuple) and len(result) == 2 and same_values(dx, result[0])
 
 
+def learner_block_forward():
+    """The learner's block forward as it was at its check, when that check failed and the function still
+    behaves as it did there; else None."""
+    fwd = current_session().get("resnet_block_forward")
+    if fwd is None or fwd.passed or not _behaves_as_checked(fwd, _again_forward):
+        return None
+    return fwd.fn
+
+
 def learner_block():
     """``(forward, backward)``: the learner's residual block as it was at its own checks, when one of
     those checks failed and the functions still behave as they did there; else None."""
@@ -1017,10 +1049,9 @@ def _judge_train_step(fn, forward, case):
         around = _step_problems(params0, new, loss, *step_with_block(params0, X, y, lr, *block))
     except Exception:
         return problems
-    note = ("judged with your residual_block_forward and residual_block_backward as they were at their checks, "
-            "which they failed (that mistake counts there, not here)")
+    note = "judged around your residual block as it was at its checks, which it failed (that counts there)"
     if not around:
-        return Verdict([], [note + ": around your block, the step is right"])
+        return Verdict([], [note + ": the step is right"])
     return Verdict(around if len(around) <= len(problems) else problems, [note])
 
 
@@ -1179,15 +1210,16 @@ def _close(reported, measured):
         abs(reported[1] - measured[1]) <= VALIDATION_TOL * max(1.0, abs(measured[1]))
 
 
-def _validation_problem(params, X, y, val_pos, reported, measured):
+def _validation_problem(params, X, y, val_pos, reported, measured, block_forward=None):
     """A Problem when the reported validation ``(accuracy, loss)`` is not what the grader measures, saying
     what it matches instead (the training data, training mode)."""
     if _close(reported, measured):
         return None
     fit = np.ones(len(X), bool)
     fit[val_pos] = False
-    seen = {"val_training_data": [measure(params, X[fit], y[fit]), measure(params, X, y)],
-            "val_mode": [measure(params, X[val_pos], y[val_pos], training=True)]}
+    seen = {"val_training_data": [measure(params, X[fit], y[fit], block_forward=block_forward),
+                                  measure(params, X, y, block_forward=block_forward)],
+            "val_mode": [measure(params, X[val_pos], y[val_pos], training=True, block_forward=block_forward)]}
     kind = next((k for k, options in seen.items()
                  if any(abs(reported[1] - v[1]) <= VALIDATION_TOL * max(1.0, abs(v[1])) for v in options)),
                 "validation")
@@ -1261,13 +1293,19 @@ def _judge_train(fn, forward, case):
     if bad:
         return [Problem("nan", bad[0], f"params[{bad[0]!r}] holds NaN or inf: training diverged")]
     names = split.names[naming]
-    pred = predict(params, split.X_held)
+    block = learner_block_forward()      # the learner's block failed its check: measure the network with it
+    try:
+        pred = predict(params, split.X_held, block_forward=block)
+        measured = measure(params, X[val_pos], y[val_pos], block_forward=block)
+    except Exception:
+        block = None
+        pred = predict(params, split.X_held)
+        measured = measure(params, X[val_pos], y[val_pos])
     acc = float(np.mean(pred == names[split.y_held]))
-    measured = measure(params, X[val_pos], y[val_pos])
     reporting = _history_problem(history, epochs)
     reported = None if reporting else tuple(float(history[k][-1]) for k in ("val_accuracy", "val_loss"))
     if reporting is None:
-        reporting = _validation_problem(params, X, y, val_pos, reported, measured)
+        reporting = _validation_problem(params, X, y, val_pos, reported, measured, block)
     steps = -(-(len(X) - len(val_pos)) // batch_size)
     held = f", held-out accuracy {acc:.1%} on its {HELD_OUT} held-out digits (bar {ACCURACY_BAR:.0%})" \
         if acc >= ACCURACY_BAR else ""              # a failing case says it in its problem
@@ -1276,6 +1314,9 @@ def _judge_train(fn, forward, case):
              + (f" (reported {reported[0]:.3f} and {reported[1]:.3f})" if reported else "")
              + f"; budget {epochs} epochs of {steps} steps of {batch_size} digits at lr {lr:g} "
              f"({lr * LAST_EPOCH_LR_FACTOR:g} in the last)"]
+    if block is not None:
+        notes.append("measured with your residual_block_forward as it was at its check, which it failed (that "
+                     "mistake counts there, not here)")
     if _run_seed() is not None:       # a graded run says how long train took (a notebook's output stays fixed)
         notes.append(f"train took {seconds:.1f} s")
     earlier = _earlier_failures()
