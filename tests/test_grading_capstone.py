@@ -2,11 +2,12 @@
 tests/fixtures/make_submissions.py ``capstone_attacks``), in the default mode and under ``--sandbox``.
 
 Each attack tries to get the accuracy points of ``train`` without learning from the ``(X, y)`` it is
-given: weights trained before submission (base64, every other answer a stub), a train that fits the
-held-out digits the setup cell loaded, weights fixed when the answer cell runs, and a train that reads
-all digits from scikit-learn. On the layout commit (28f21f4) each of them got the 5 points of
-``resnet_train`` in both modes; now each gets 0 there, with a message that says what was detected,
-while an honest submission keeps full marks.
+given: weights trained before submission (base64, every other answer a stub), the same weights with
+their outputs renamed after the y given (the network's own predictions of X tell the naming), a train
+that fits the held-out digits the setup cell loaded, weights fixed when the answer cell runs, and a
+train that reads all digits from scikit-learn. On the layout commit (28f21f4) each of them got the 5
+points of ``resnet_train`` in both modes; now each gets 0 there, with a message that says what was
+detected, while an honest submission keeps full marks.
 
 Two more have one mistake each, which must cost points once: a block forward without its identity
 shortcut (at 28f21f4: 0 / 0 / 0 / 0 points for forward / backward / train_step / train; now the right
@@ -34,6 +35,7 @@ LOADED = "by the names of the digits your notebook loaded with load_digits"
 EXPECTED = {
     "honest": (16, HONEST, "held-out accuracy"),
     "cap_pretrained_base64": (0, dict.fromkeys(PARTS, 0), "by the true digit labels"),
+    "cap_pretrained_renamed": (11, {**HONEST, "resnet_train": 0}, "your weights did not start at init_params"),
     "cap_fits_heldout": (11, {**HONEST, "resnet_train": 0}, LOADED),
     "cap_constant_weights": (11, {**HONEST, "resnet_train": 0}, LOADED),
     "cap_sklearn_digits": (11, {**HONEST, "resnet_train": 0}, "by the true digit labels"),
@@ -116,7 +118,9 @@ def test_default_mode(default_mode, student):
     rows, feedback = default_mode
     _assert_scores(rows, student)
     assert EXPECTED[student][2] in feedback[student], feedback[student][-3000:]
-    if student.startswith("cap_"):
+    if student == "cap_pretrained_renamed":
+        assert "train starts from init_params(rng) with rng = np.random.default_rng(seed)" in feedback[student]
+    elif student.startswith("cap_"):
         assert "train must learn from the (X, y) it is given" in feedback[student]
     else:      # a passing train shows what the grader measured, the budget and the time
         assert "budget 6 epochs of 81 steps of 16 digits at lr 0.1" in feedback[student]

@@ -274,16 +274,61 @@ def test_weights_trained_on_the_true_labels_score_near_zero_and_are_named(true_l
     assert accuracy.got < 0.05                      # the names never agree: near zero, not near chance
 
 
-def test_without_the_renaming_weights_trained_before_would_pass(true_label_weights, monkeypatch):
-    """The renaming is the guard: with every class keeping its name, the same weights pass."""
+def test_without_their_guards_weights_trained_before_would_pass(true_label_weights, monkeypatch):
+    """Two guards stop them: the renaming (switched off: every class keeps its name) and the trace of
+    the init (switched off: any weights pass it). With both off, the same weights pass."""
     monkeypatch.setattr(capstone, "_renamings", lambda rng, count, avoid: [np.arange(10)] * count)
     capstone.grading_split.cache_clear()
     try:
         with grading_seed(11):
             report = run(Pretrained(true_label_weights), "resnet_train")
-        assert report.passed, report.text()
+            assert not report.passed and report.hints[0].id == "train_not_from_init", report.text()
+            monkeypatch.setattr(capstone, "START_TRACE", -1.0)
+            report = run(Pretrained(true_label_weights), "resnet_train")
+            assert report.passed, report.text()
     finally:
         capstone.grading_split.cache_clear()
+
+
+class PretrainedRenamed(Pretrained):
+    """Weights trained before, their outputs renamed after the y given: the network's own predictions
+    of X tell which of the given names each digit class carries."""
+
+    def train(self, X, y, epochs, batch_size, lr, seed=0):
+        params = {k: v.copy() for k, v in self.params.items()}
+        digit = self.forward(X, params, training=False)[0].argmax(axis=1)
+        name = [np.bincount(y[digit == d], minlength=10).argmax() for d in range(10)]
+        W, b = params["fc.W"].copy(), params["fc.b"].copy()
+        for d in range(10):
+            params["fc.W"][:, name[d]], params["fc.b"][name[d]] = W[:, d], b[d]
+        return Pretrained(params).train(X, y, epochs, batch_size, lr, seed)
+
+
+def test_weights_trained_before_and_renamed_after_y_did_not_start_at_the_init(true_label_weights, monkeypatch):
+    with grading_seed(11):
+        report = run(PretrainedRenamed(true_label_weights), "resnet_train")
+        assert not report.passed and [h.id for h in report.hints] == ["train_not_from_init"], report.text()
+        text = flat(report.text())
+        assert "your weights did not start at init_params(np.random.default_rng(" in text
+        assert re.search(r"held-out accuracy 9\d\.\d% on its 359 held-out digits", text)   # the bar alone: passed
+        monkeypatch.setattr(capstone, "START_TRACE", -1.0)          # without the check, they would pass
+        assert run(PretrainedRenamed(true_label_weights), "resnet_train").passed
+
+
+def test_trained_weights_keep_a_trace_of_their_init():
+    """Measured on the reference loop: the trace of the init is far above START_TRACE, and weights that
+    started elsewhere are far below it."""
+    split = capstone.grading_split(2)
+    X, y, _ = capstone.train_data(split, "visible", 5)
+    params, _ = capstone.reference_train(X, y, 6, 16, 0.1, 5, log=None)
+    init = init_params(np.random.default_rng(5))
+    assert capstone.start_trace(params, init) > 0.8
+    assert capstone.start_trace(init, init) == pytest.approx(1.0)
+    for other in (0, 6, 7):
+        assert abs(capstone.start_trace(params, init_params(np.random.default_rng(other)))) < 0.05
+    assert capstone.train_seeds(None) == capstone.NOTEBOOK_TRAIN_SEEDS
+    assert capstone.train_seeds(11) == capstone.train_seeds(11) and capstone.train_seeds(11) != capstone.train_seeds(12)
+    assert len(set(capstone.train_seeds(11))) == 2
 
 
 def test_weights_kept_from_the_notebook_or_another_call_are_named(capsys):
@@ -690,9 +735,10 @@ def test_notebook_states_the_budget_the_bar_and_the_rules():
     nb = nbformat.read(ROOT / "solutions" / "ex8_putting_it_together.ipynb", as_version=4)
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     b = capstone.BUDGET
-    assert f"train(X, y, epochs={b['epochs']}, batch_size={b['batch_size']}, lr={b['lr']},\nseed=0)" in text
+    seed = capstone.NOTEBOOK_TRAIN_SEEDS[0]
+    assert f"train(X, y, epochs={b['epochs']}, batch_size={b['batch_size']}, lr={b['lr']},\nseed={seed})" in text
     assert f"**{capstone.ACCURACY_BAR:.0%}**" in text
-    for rule in ("*renamed*", "sorted by class", "X_fit, y_fit, X_val, y_val", "b=None",
+    for rule in ("*renamed*", "sorted by class", "X_fit, y_fit, X_val, y_val", "b=None", "clear trace",
                  "(bn1, relu1, conv1, bn2, relu2, conv2, projection)", 'history["val_loss"]'):
         assert rule in text, rule
     for name in ("nnbook.layers.ResidualBlock", "nnbook.fit", "nnbook.optim.SGD", "nnbook.models.small_resnet"):

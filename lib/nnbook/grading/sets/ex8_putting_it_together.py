@@ -1166,9 +1166,21 @@ register(Exercise(
 
 
 # --- exercise 4: training, measured by the grader ------------------------------------------------
+NOTEBOOK_TRAIN_SEEDS = (3, 4)    # the seed train is given by the notebook's visible and hidden case
+
+
+def train_seeds(run_seed=None):
+    """``(visible, hidden)``: the seeds ``train`` is given, fixed in the notebook, drawn from the run's
+    seed when grading (so no weights can be prepared for the init they start from)."""
+    if run_seed is None:
+        return NOTEBOOK_TRAIN_SEEDS
+    first, step = np.random.default_rng([8, 2, int(run_seed) % 2 ** 63]).integers(1, 1_000_000, 2)
+    return int(first), int(first + step)
+
+
 def _train_cases(base, hidden):
     budget = ", ".join(f"{k}={v}" for k, v in BUDGET.items())
-    naming, seed = ("hidden", 1) if hidden else ("visible", 0)
+    naming, seed = ("hidden", train_seeds(_run_seed())[1]) if hidden else ("visible", train_seeds(_run_seed())[0])
     return [Case(f"train(X, y, {budget}, seed={seed}): held-out accuracy >= {ACCURACY_BAR:.0%}",
                  (), {**BUDGET, "seed": seed}, frozenset({naming}), seed=base)]
 
@@ -1320,7 +1332,14 @@ def _judge_train(fn, forward, case):
     if _run_seed() is not None:       # a graded run says how long train took (a notebook's output stays fixed)
         notes.append(f"train took {seconds:.1f} s")
     earlier = _earlier_failures()
+    trace = start_trace(params, expected)
+    start = None if trace >= START_TRACE else Problem(
+        "start", "params", f"your weights did not start at init_params(np.random.default_rng({seed})), the init "
+        f"of the seed train was given: their cosine similarity with it is {trace:.2f}, where training from there "
+        f"keeps {START_TRACE:g} or more (the reference loop about 0.9)", START_TRACE, trace)
     if acc >= ACCURACY_BAR:
+        if start:                  # e.g. weights trained before, their outputs renamed after the y given
+            return Verdict([start], notes)
         for name, what in earlier:
             notes.append(f"your train reaches {acc:.1%}, but {name} failed its own check: {what}")
         return Verdict([reporting] if reporting else [], notes)
@@ -1329,6 +1348,9 @@ def _judge_train(fn, forward, case):
     naming_problem = _naming_problem(split, naming, pred, acc)
     if naming_problem:             # what train reported about those weights follows from it: not said again
         causes.append(naming_problem)
+        reporting = None
+    elif start:
+        causes.append(start)
         reporting = None
     elif all(np.array_equal(params[k], expected[k]) for k in learnable):
         causes.append(Problem("untrained", "params", "every weight still equals its initial value "
@@ -1340,7 +1362,7 @@ def _judge_train(fn, forward, case):
     elif all(np.array_equal(params[k], expected[k]) for k in expected if not is_learnable(k)):
         causes.append(Problem("running_stats", "params", "every batch-norm running mean is still 0 "
                               "and every running variance 1"))
-    elif _unshuffled(params, X, y, case.kwargs):
+    elif _unshuffled(params, X, y, case.kwargs, split.X_held):
         last = int(np.max(y))      # the class the training part ends with (it comes in class order)
         share = float(np.mean(pred == last))
         causes.append(Problem("order", "params", "your params are those of the same training without "
@@ -1352,12 +1374,39 @@ def _judge_train(fn, forward, case):
     return Verdict(causes + ([reporting] if reporting else []) + [accuracy], notes)
 
 
-def _unshuffled(params, X, y, kwargs):
+START_TRACE = 0.2   # the least cosine similarity of trained weights with their init (see start_trace)
+
+
+def start_trace(params, init):
+    """Cosine similarity of the network's weights (every ``*.W``, flattened together) with ``init``.
+
+    Six epochs of plain SGD from an init keep a clear trace of it: about 0.90 for the reference loop
+    (3 draws x 2 calls: 0.896-0.907), 0.66 with lr 1.0 and 0.45 with lr 3.0 (one run each); weights that
+    started elsewhere give about 0 (against 6 other inits: |cos| <= 0.035). :data:`START_TRACE` lies
+    between.
+    """
+    keys = sorted(k for k in init if k.endswith(".W"))
+    a = np.concatenate([np.asarray(params[k], dtype=np.float64).ravel() for k in keys])
+    b = np.concatenate([init[k].ravel() for k in keys])
+    norm = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / norm) if norm > 0 else 0.0
+
+
+def _unshuffled(params, X, y, kwargs, X_held):
     """True when ``params`` are what the reference loop gives without shuffling (the same init, steps
-    and schedule, the examples in the order they come)."""
+    and schedule, the examples in the order they come).
+
+    Training on one class at a time amplifies rounding: a loop-style learner's parameters and the
+    reference's drift apart (in one run up to 18 % in a few batch-norm shifts) while the network stays
+    the same one. So "the same" is: weights with cosine similarity >= 0.995 and at least 90 % of the
+    held-out predictions equal. Measured (2 draws): the unshuffled loop 0.99994-1.0 and 99-100 %;
+    the right loop 0.87-0.88 and 11-13 %; one epoch at lr / 10 0.96 and 0-84 %.
+    """
     reference, _ = reference_train(X, y, kwargs["epochs"], kwargs["batch_size"], kwargs["lr"], kwargs["seed"],
                                    log=None, shuffle=False)
-    return all(same_values(reference[k], params[k]) for k in reference if is_learnable(k))
+    if start_trace(params, reference) < 0.995:
+        return False
+    return float(np.mean(predict(params, X_held) == predict(reference, X_held))) >= 0.9
 
 
 HINT_TRAIN_RETURNS = Hint(
@@ -1365,7 +1414,7 @@ HINT_TRAIN_RETURNS = Hint(
     "train returns two things: the trained parameters and the history of what it measured, a dict "
     "whose 'val_loss' and 'val_accuracy' list the validation loss and accuracy after each epoch (as "
     "nnbook.fit's history does)",
-    "return params, {'val_loss': [loss after epoch 1, ...], 'val_accuracy': [accuracy after epoch 1, ...]}",
+    "train(X, y, ...) -> (params, history), history = {val_loss: [L_1, ..., L_E], val_accuracy: [A_1, ..., A_E]}",
     "return params, history")
 HINT_NOT_GIVEN_DATA = Hint(
     "train_not_on_given_data",
@@ -1374,6 +1423,13 @@ HINT_NOT_GIVEN_DATA = Hint(
     "digits the notebook loaded, weights saved before — classify by the wrong names",
     "params = what training on (X, y) gives; accuracy is measured with the names y uses",
     "X_fit, y_fit, X_val, y_val = train_test_split(X, y, test_fraction=0.1, seed=seed)")
+HINT_NOT_FROM_INIT = Hint(
+    "train_not_from_init",
+    "train starts from init_params(rng) with rng = np.random.default_rng(seed), the seed it is given, and "
+    "learns from there: weights that did not start there were not trained by this call (weights saved "
+    "before, or an init with another seed)",
+    "params_0 = init_params(default_rng(seed)); params_t = params_(t-1) - lr * dL/dparams",
+    "rng = np.random.default_rng(seed); params = init_params(rng)")
 HINT_UNTRAINED = Hint(
     "train_returns_initial_params",
     "the weights you returned were never trained: each step returns new params, and the next step "
@@ -1430,7 +1486,7 @@ HINT_HISTORY = Hint(
     "train_history",
     "the history holds one validation loss and one validation accuracy per epoch, measured at the end of "
     "that epoch, in the lists under 'val_loss' and 'val_accuracy'",
-    "len(history['val_loss']) == len(history['val_accuracy']) == epochs",
+    "history = {val_loss: [L_1, ..., L_E], val_accuracy: [A_1, ..., A_E]}, E = epochs, measured after each epoch",
     "history['val_accuracy'].append(accuracy)   # inside the epoch loop")
 HINT_STEP_RETURNS = Hint(
     "train_step_returns_pair",
@@ -1453,7 +1509,8 @@ HINT_DIVERGED = Hint(
     "w_new = w - lr * dL/dw",
     "")
 
-_TRAIN_HINTS = {"returns": HINT_TRAIN_RETURNS, "names": HINT_NOT_GIVEN_DATA, "untrained": HINT_UNTRAINED,
+_TRAIN_HINTS = {"returns": HINT_TRAIN_RETURNS, "names": HINT_NOT_GIVEN_DATA, "start": HINT_NOT_FROM_INIT,
+                "untrained": HINT_UNTRAINED,
                 "earlier": HINT_EARLIER, "running_stats": HINT_TRAIN_STATS, "order": HINT_NOT_SHUFFLED,
                 "val_training_data": HINT_VAL_TRAINING, "val_mode": HINT_VAL_MODE, "val_percent": HINT_VAL_PERCENT,
                 "validation": HINT_VAL_REPORT, "history": HINT_HISTORY, "nan": HINT_DIVERGED,
