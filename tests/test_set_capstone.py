@@ -232,6 +232,22 @@ def test_the_kernel_gets_only_the_training_part(tmp_path):
     assert serve(tmp_path, "ex3_convolution", 5) == 0                       # other sets: the real ones
 
 
+def test_train_step_cases_carry_no_held_out_digit_and_no_true_label():
+    """The training step's cases reach the kernel too: their digits come from the grader's training
+    part, named as the kernel's own digits are."""
+    for seed in (None, 11):
+        split = capstone.grading_split(seed)
+        with grading_seed(seed):
+            ex = EXERCISES["resnet_train_step"]
+            cases = ex.cases(False) + ex.cases(True)
+        training = {(bytes(x), int(label)) for x, label in zip(split.X_train, split.names["kernel"][split.y_train])}
+        held_only = set(map(bytes, split.X_held)) - {x for x, _ in training}
+        for case in cases:
+            _, X, y, _ = case.args
+            assert all((bytes(x), int(label)) in training for x, label in zip(X, y))
+            assert not held_only & set(map(bytes, X))
+
+
 class KeepsItsWeights(Loop):
     """Returns the weights of its first call on every later call (constant weights)."""
 
