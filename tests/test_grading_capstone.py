@@ -9,6 +9,12 @@ train that reads all digits from scikit-learn. On the layout commit (28f21f4) ea
 points of ``resnet_train`` in both modes; now each gets 0 there, with a message that says what was
 detected, while an honest submission keeps full marks.
 
+One more opens the digits file packaged with nnbook (``importlib.resources``, else the path next to
+``nnbook/data.py``), names its classes after the y given and fits the digits X lacks, the grader's
+held-out part: with the kernel's copy of the file left whole it got the 5 points (held-out accuracy
+100.0 %, seed 11, default mode); the kernel's copy now holds only the grader's training part
+(run/served_data.py), so nothing is left to fit and it gets 0.
+
 Two more have one mistake each, which must cost points once: a block forward without its identity
 shortcut (at 28f21f4: 0 / 0 / 0 / 0 points for forward / backward / train_step / train; now the right
 backward, step and loop keep theirs: 0 / 4 / 4 / 5), and a block backward that drops the shortcut's
@@ -39,6 +45,8 @@ EXPECTED = {
     "cap_fits_heldout": (11, {**HONEST, "resnet_train": 0}, LOADED),
     "cap_constant_weights": (11, {**HONEST, "resnet_train": 0}, LOADED),
     "cap_sklearn_digits": (11, {**HONEST, "resnet_train": 0}, "by the true digit labels"),
+    # the kernel's nnbook holds only the grader's training part: no digit is left that X lacks
+    "cap_package_digits": (11, {**HONEST, "resnet_train": 0}, "raised ZeroDivisionError: float division by zero"),
     "fair_wrong_block_forward": (13, {**HONEST, "resnet_block_forward": 0},
                                  "measured with your residual_block_forward as it was at its check"),
     "fair_wrong_block_backward": (12, {**HONEST, "resnet_block_backward": 0},
@@ -120,6 +128,8 @@ def test_default_mode(default_mode, student):
     assert EXPECTED[student][2] in feedback[student], feedback[student][-3000:]
     if student == "cap_pretrained_renamed":
         assert "train starts from init_params(rng) with rng = np.random.default_rng(seed)" in feedback[student]
+    elif student == "cap_package_digits":
+        assert "held-out accuracy >= 93%" in feedback[student]
     elif student.startswith("cap_"):
         assert "train must learn from the (X, y) it is given" in feedback[student]
     else:      # a passing train shows what the grader measured, the budget and the time

@@ -205,19 +205,28 @@ def test_train_gets_the_training_part_renamed_and_in_class_order_after_the_split
 
 
 def test_the_kernel_gets_only_the_training_part(tmp_path):
-    """While ex8 is graded, load_digits in the kernel serves the grader's training part (under the
-    kernel's own naming), needs no scikit-learn, and never has a held-out digit."""
+    """While ex8 is graded, the kernel's copy of nnbook holds the grader's training part (under the
+    kernel's own naming) in place of the packaged digits: load_digits, digits_raw, importlib.resources
+    and the path next to nnbook/data.py all give it, scikit-learn is not needed, and no file of the
+    copy holds a held-out digit."""
     import subprocess
     import sys
     from nnbook.grading.run.guard import build_overlay
-    from nnbook.grading.run.served_data import serve
+    from nnbook.grading.run.served_data import digits_file, serve
     name = "ex8_putting_it_together"
     build_overlay(tmp_path, name, SETS[name].not_available)
+    shipped = np.load(digits_file(tmp_path))["images"]
+    assert len(shipped) == 1797                                               # before: the full file
     assert serve(tmp_path, name, 5) == 1438
     probe = ("import sys; sys.modules['sklearn'] = None\n"          # importing scikit-learn now fails
-             "import numpy as np; from nnbook.data import load_digits\n"
+             "import importlib.resources, os, numpy as np, nnbook.data\n"
+             "from nnbook.data import load_digits, digits_raw\n"
              "a, b, c, d = load_digits(dtype=np.float64)\n"
-             "np.savez(sys.argv[1], X=np.concatenate([a, c]), y=np.concatenate([b, d]), n=[len(a), len(c)])")
+             "raw = digits_raw()[0]\n"
+             "res = np.load(importlib.resources.files('nnbook').joinpath('_data/digits.npz').open('rb'))['images']\n"
+             "near = np.load(os.path.join(os.path.dirname(nnbook.data.__file__), '_data', 'digits.npz'))['images']\n"
+             "np.savez(sys.argv[1], X=np.concatenate([a, c]), y=np.concatenate([b, d]), n=[len(a), len(c)],\n"
+             "         raw=raw, res=res, near=near)")
     out = tmp_path / "served.npz"
     env = dict(__import__("os").environ, PYTHONPATH=str(tmp_path))
     proc = subprocess.run([sys.executable, "-c", probe, str(out)], env=env, capture_output=True, text=True)
@@ -227,8 +236,16 @@ def test_the_kernel_gets_only_the_training_part(tmp_path):
     assert list(served["n"]) == [1150, 288]
     assert sorted(zip(map(bytes, served["X"]), served["y"])) == \
         sorted(zip(map(bytes, split.X_train), split.names["kernel"][split.y_train]))
+    pixels = np.rint(split.X_train[:, 0] * 16).astype(np.uint8)
+    for route in ("raw", "res", "near"):
+        assert np.array_equal(served[route], pixels), route
     held = set(map(bytes, split.X_held)) - set(map(bytes, split.X_train))   # a few digits occur twice
     assert held and not held & set(map(bytes, served["X"]))
+    # no file of the kernel's nnbook holds a held-out digit: its only data file is the served one
+    data_files = [p for p in (tmp_path / "nnbook").rglob("*") if p.is_file() and p.suffix not in (".py", ".typed")]
+    assert data_files == [digits_file(tmp_path)], data_files
+    held_pixels = set(map(bytes, np.rint(split.X_held[:, 0] * 16).astype(np.uint8))) - set(map(bytes, pixels))
+    assert not held_pixels & set(map(bytes, np.load(data_files[0])["images"]))
     assert serve(tmp_path, "ex3_convolution", 5) == 0                       # other sets: the real ones
 
 

@@ -1,37 +1,23 @@
-"""While grading, the kernel's ``nnbook.data`` serves only the data the grader gives it.
+"""While grading, the kernel's copy of nnbook holds only the digits the grader gives it.
 
-The capstone (ex8) measures a trained network on digits that its ``train`` never saw. So while
-it is graded, the kernel must not have those digits: whatever the notebook's setup cells load
-with :func:`nnbook.data.load_digits` comes from the grader, not from scikit-learn. An exercise
-set that needs this registers a provider (:func:`register`); for its submissions, :func:`serve`
-writes the provided digits into the overlay copy of nnbook that the kernel imports
-(:func:`~nnbook.grading.run.guard.build_overlay`) and makes that copy's ``load_digits`` read
-them. The kernel then needs neither scikit-learn nor any file outside the overlay.
+The capstone (ex8) measures a trained network on digits that its ``train`` never saw. So while it is
+graded, the kernel must not have those digits. nnbook ships all 1,797 of them in its package
+(``nnbook/_data/digits.npz``, read by :func:`nnbook.data.digits_raw` and
+:func:`nnbook.data.load_digits`); the kernel imports the overlay copy of the package
+(:func:`~nnbook.grading.run.guard.build_overlay`), and for a set that registers a provider
+(:func:`register`), :func:`serve` overwrites that copy's digits file with the provided digits. Then
+``load_digits``, ``digits_raw``, ``importlib.resources`` and any path next to ``nnbook/data.py`` in
+the kernel find only the grader's training part; under ``--sandbox`` the overlay is also mounted over
+the real package, so the full file is not in the kernel's view at all. (In the default mode the
+kernel runs as you and can read any file you can, the real package's too: see README.md.)
 
-Sets without a provider keep the ordinary ``load_digits``.
+Sets without a provider keep the real digits.
 """
 from pathlib import Path
 
 import numpy as np
 
-FILE = "_served_digits.npz"
 PROVIDERS = {}
-
-SERVED_LOAD_DIGITS = f'''
-
-
-def load_digits(test_fraction=0.2, seed=0, dtype=np.float32):
-    """While this exercise set is graded: the digits the grader gives this kernel (its training
-    part, relabeled), split like the real ones. The held-out digits are not in this kernel.
-
-    Returns ``X_train, y_train, X_test, y_test`` (see the ordinary ``load_digits``).
-    """
-    import os
-    with np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), {FILE!r})) as served:
-        X, y = served["X"], served["y"]
-    X = (X / 16.0).astype(dtype)[:, None, :, :]
-    return train_test_split(X, y.astype(np.int64), test_fraction, seed)
-'''
 
 
 def register(set_name, provider):
@@ -40,9 +26,16 @@ def register(set_name, provider):
     PROVIDERS[set_name] = provider
 
 
+def digits_file(overlay_dir):
+    """Where the overlay copy of nnbook keeps its digits (the same place as in the real package)."""
+    from ...data import DIGITS
+    package = Path(DIGITS).resolve().parents[1]          # .../nnbook/_data/digits.npz -> .../nnbook
+    return Path(overlay_dir) / "nnbook" / Path(DIGITS).resolve().relative_to(package)
+
+
 def serve(overlay_dir, set_name, seed):
-    """Make the overlay's ``load_digits`` serve the provider's digits for ``set_name`` and the run's
-    ``seed``. Returns how many digits are served (0 when the set has no provider)."""
+    """Replace the overlay's digits by the provider's for ``set_name`` and the run's ``seed``.
+    Returns how many digits are served (0 when the set has no provider: the real digits stay)."""
     provider = PROVIDERS.get(set_name)
     if provider is None:
         return 0
@@ -51,8 +44,9 @@ def serve(overlay_dir, set_name, seed):
     if pixels.ndim != 3 or pixels.shape[1:] != (8, 8) or labels.shape != (len(pixels),):
         raise ValueError(f"exercise set {set_name}: served digits must be (N, 8, 8) pixels and (N,) labels, "
                          f"got {pixels.shape} and {labels.shape}")
-    package = Path(overlay_dir) / "nnbook"
-    np.savez(package / FILE, X=pixels.astype(np.uint8), y=labels.astype(np.int64))
-    data = package / "data.py"
-    data.write_text(data.read_text(encoding="utf-8") + SERVED_LOAD_DIGITS, encoding="utf-8")
+    target = digits_file(overlay_dir)
+    if not target.is_file():
+        raise FileNotFoundError(f"exercise set {set_name}: the overlay has no digits file at {target}")
+    with open(target, "wb") as f:                     # same keys and dtypes as the shipped file
+        np.savez_compressed(f, images=pixels.astype(np.uint8), target=labels.astype(np.uint8))
     return len(labels)
