@@ -105,6 +105,7 @@ class TestResult:
     # the mistake the learner's first hint named (``label [id]``), "" when the failure has no named mistake;
     # the class report counts a failing learner under this one only
     mistake: str = ""
+    notes: list = field(default_factory=list)   # what the judges measured (shown even when it passed)
 
 
 @dataclass
@@ -245,7 +246,9 @@ class Judge:
     """
 
     def __init__(self, exercise_set, seed, timeout):
+        from .judge.session import Session
         self.set, self.seed, self.timeout = exercise_set, seed, timeout
+        self.checks = Session()        # this submission's checks, for the ones that build on them
         self.pinned_in = {}            # function name -> the channel (kernel) its check pinned it in
 
     def wants(self, cell):
@@ -257,10 +260,12 @@ class Judge:
         from .judge.own_code import OwnCodeWatch
         # the learner's code runs in the kernel, where the overlay enforces the set's allowlist; watching
         # the proxies here would only slow every call down (and could count nothing)
+        from .judge.session import session
         saved = OwnCodeWatch.enabled, CallCounter.enabled
         OwnCodeWatch.enabled = CallCounter.enabled = False
         try:
-            return self._judge(cell, channel, evaluate, grading_seed)
+            with session(self.checks):
+                return self._judge(cell, channel, evaluate, grading_seed)
         finally:
             OwnCodeWatch.enabled, CallCounter.enabled = saved
 
@@ -347,6 +352,7 @@ def _result(gid, pts, run):
     result.feedback = text
     for r in reports:
         result.hints += [h for h in _report_hints(r) if h not in result.hints]
+        result.notes += [n for c in getattr(r, "results", []) for n in getattr(c, "notes", [])]
         if not r.passed:
             try:
                 png = _picture(r)
@@ -372,6 +378,7 @@ def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None, s
     """
     from .run.guard import build_overlay
     from .run.sandbox import make_launch
+    from .run.served_data import serve
     path = Path(path)
     seed = 0 if seed is None else seed
     sub = Submission(path, student_name(path, sets), seed=seed, sandboxed=bool(sandbox))
@@ -406,6 +413,7 @@ def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None, s
     judge = Judge(sets[name], seed, timeout)
     with tempfile.TemporaryDirectory(prefix="nnbook-overlay-") as overlay:
         build_overlay(overlay, name, sets[name].allowed)
+        serve(overlay, name, seed)     # the capstone's kernel has only the grader's training digits
         launch = make_launch(overlay, sandbox=sandbox, exercise_set=name)
         try:
             runs = run_notebook(graded, timeout=timeout, env=env, replayable=lambda c: not is_test(c),

@@ -43,6 +43,7 @@ from .exercise import dout_rng
 from .registry import EXERCISES, dout_for, reference_out
 from .feedback import CaseResult, Mistake, Report  # noqa: F401  (Report: part of the API)
 from .own_code import OwnCodeWatch
+from . import session as _session
 
 GRADCHECK_TOL = 1e-5
 
@@ -296,11 +297,12 @@ def _run_gradcheck(ex, case, fn, forward):
 
 def _run_judge(ex, case, fn, forward):
     """An exercise with its own judging (see ``Exercise.judge``); its crash is a learner's bug only
-    when the learner's code raised, so it is reported like one."""
+    when the learner's code raised, so it is reported like one. Returns ``(problems, notes)``: a
+    judge may return a :class:`~.feedback.Verdict`, whose notes are shown with the case."""
     ok, problems = _call(ex.judge, ex.id, fn, forward, case)
     if not ok:
-        return [_failure(problems, case, _inputs(case.args, case.kwargs, _arg_names(ex)))]
-    return list(problems)
+        return [_failure(problems, case, _inputs(case.args, case.kwargs, _arg_names(ex)))], []
+    return list(problems), list(getattr(problems, "notes", ()))
 
 
 def _alternative_hints(ex, case, p, expected):
@@ -345,8 +347,8 @@ def _hints(ex, case, problems, expected):
     hints, apart, ambiguous = [], [], []
     for p in problems:
         own = [h for rule in ALWAYS_RULES if (h := _try(rule, case, p))]
-        if p.kind == "cache":
-            apart += own
+        if p.kind == "cache":        # an exercise's own word on its cache's format comes before the generic one
+            apart += [h for rule in ex.rules if (h := _try(rule, case, p))] or own
             continue
         # a wrong alternative that the output equals is evidence; a rule is a guess from the problem's kind,
         # and says nothing more when an alternative (or a rule every exercise has) already explains it
@@ -539,6 +541,8 @@ def evaluate(exercise_id, fn, forward=None, hidden=False, hints=2):
         raise ValueError(f"check({exercise_id!r}, ..., hints=...): expected 1 (concept), 2 (formula) "
                          f"or 3 (code), got {hints!r}")
     report = Report(exercise_id, hidden=hidden, hint_level=hints)
+    checks = _session.current()                  # later checks may build on this one (judge/session.py)
+    checks.begin(exercise_id, fn, forward)
     if ex.kind == "backward" and ex.judge is None:
         stated = ex.cache and (ex.cache.text if len(ex.cache.fields) == 1 else f"the tuple {ex.cache.text}")
         report.notes.append(
@@ -552,9 +556,9 @@ def evaluate(exercise_id, fn, forward=None, hidden=False, hints=2):
     fn, forward = watch.wrap(counter.wrap(fn)), watch.wrap(forward)
     try:
         for case in ex.cases(hidden):
-            expected = {}
+            expected, notes = {}, []
             if ex.judge is not None:
-                problems = _run_judge(ex, case, fn, forward)
+                problems, notes = _run_judge(ex, case, fn, forward)
             elif case.gradcheck:       # the numerical gradients stand in for the reference
                 problems, expected = _run_gradcheck(ex, case, fn, forward)
             elif ex.kind == "backward":
@@ -563,14 +567,16 @@ def evaluate(exercise_id, fn, forward=None, hidden=False, hints=2):
                 problems, expected = _run_direct(ex, case, fn)
             problems += counter.problems(ex)
             hints, ambiguous = _hints(ex, case, problems, expected)
-            report.results.append(CaseResult(case, problems, hints, ambiguous))
+            report.results.append(CaseResult(case, problems, hints, ambiguous, notes))
     except _NotWritten as nw:
         report.not_written = nw.name
         report.results = []
+        checks.record(exercise_id, report)
         return report
     report = watch.finish(report)
     report.mistakes = _collect_mistakes(ex, report.results, _own_forward_cache_note(ex, forward, report.results))
     report.hints = [m.hint for m in report.mistakes]
+    checks.record(exercise_id, report)
     return report
 
 
