@@ -442,6 +442,13 @@ def _numbered(base, specs, gradcheck_from=None):
 _SHAPES = re.compile(r"shapes \(([\d, ]*)\) \(([\d, ]*)\)")
 
 
+def _exception_text(problem):
+    """The problem's text and, for a learner's exception, NumPy's own message (the problem's text
+    rewords it in the learner's terms; see judge/errors.py)."""
+    facts = getattr(problem, "facts", None)
+    return problem.message if facts is None else f"{problem.message}\n{facts.message}"
+
+
 def _broadcast_shapes(message):
     """The two operand shapes of NumPy's "operands could not be broadcast together" message, or None."""
     m = _SHAPES.search(message)
@@ -663,7 +670,7 @@ def _block_shape_hint(case, message):
 
 def _block_forward_rule(case, problem):
     if problem.kind == "exception":
-        return _block_shape_hint(case, problem.message)
+        return _block_shape_hint(case, _exception_text(problem))
     if problem.kind == "cache":
         return HINT_CACHE_CONTRACT
     if problem.kind == "values" and problem.output.startswith("params["):
@@ -860,7 +867,7 @@ def _diagnose_backward(case, dx, dparams):
 
 def _block_backward_rule(case, problem):
     if problem.kind == "exception":
-        if "projection" in case.tags and _broadcast_shapes(problem.message):
+        if "projection" in case.tags and _broadcast_shapes(_exception_text(problem)):
             return HINT_PROJECTION_GRADIENT
         return None
     if problem.kind == "structure" and problem.output == "dparams":
@@ -1130,9 +1137,9 @@ def _train_step_rule(case, problem):
     params0, X, y, lr = case.args
     n = len(y)
     if problem.kind == "exception":
-        if "KeyError" in problem.message and re.search(r"running_(mean|var)", problem.message):
+        if "KeyError" in _exception_text(problem) and re.search(r"running_(mean|var)", _exception_text(problem)):
             return HINT_STATS_NO_GRADIENT
-        if re.search(r"(conv2d|batchnorm|relu)_backward: expected dout of shape", problem.message):
+        if re.search(r"(conv2d|batchnorm|relu)_backward: expected dout of shape", _exception_text(problem)):
             return HINT_NETWORK_BACKWARD_ORDER
         return None
     if problem.kind != "values":
@@ -1522,7 +1529,7 @@ _TRAIN_HINTS = {"returns": HINT_TRAIN_RETURNS, "names": HINT_NOT_GIVEN_DATA, "st
 
 def _train_rule(case, problem):
     if problem.kind == "exception":
-        if re.search(r"tuple indices must be integers|'tuple' object (is not|has no)", problem.message):
+        if re.search(r"tuple indices must be integers|'tuple' object (is not|has no)", _exception_text(problem)):
             return HINT_STEP_RETURNS
         return None
     return _TRAIN_HINTS.get(problem.kind)
