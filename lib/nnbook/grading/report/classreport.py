@@ -4,7 +4,8 @@ Per exercise set and exercise: how many learners got each score, and how many le
 given each hint (counted once per learner; by ``Hint.id`` when hints are :class:`~nnbook.grading.judge.exercise.Hint`
 objects, else by the hint's text, where texts that differ only in their numbers count as one
 hint, so that the same mistake on differently sized cases counts once). ``class_report.md`` and ``class_report.html`` (with a
-figure of the score distributions).
+figure of the score distributions), rewritten (atomically) as each notebook finishes; at the end,
+the submissions that were not graded, with the reason (names are escaped: :mod:`.safe`).
 """
 import base64
 import html
@@ -12,6 +13,9 @@ import io
 import re
 from collections import Counter
 from pathlib import Path
+
+from .gradebook import atomic_write
+from .safe import md_code, md_text
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
@@ -54,8 +58,17 @@ def _num(x):
     return f"{int(x)}" if float(x).is_integer() else f"{x:g}"
 
 
-def markdown(summary):
+def not_graded(subs):
+    """``[(student, file, reason)]`` of the submissions that got no grade at all."""
+    return [(s.student, str(s.path), s.error) for s in subs if s.error and not any(t.status != "not run" for t in s.tests)]
+
+
+def markdown(summary, skipped=()):
     lines = ["# Class report", ""]
+    if skipped:
+        lines += [f"## Not graded ({len(skipped)})", "", "| student | file | reason |", "|---|---|---|"]
+        lines += [f"| {md_text(who)} | {md_code(path)} | {md_text(why)} |" for who, path, why in skipped]
+        lines.append("")
     if not summary:
         return "\n".join(lines + ["No graded submissions.", ""])
     for name, entry in summary.items():
@@ -76,6 +89,20 @@ def markdown(summary):
                     lines.append(f"- {c} of {n}: {label(ex, hint)}")
                 lines.append("")
     return "\n".join(lines)
+
+
+_FIGURES = {}
+
+
+def _figure(entry, title):
+    """:func:`figure_png`, drawn again only when the set's scores changed (the report is rewritten
+    after every notebook)."""
+    key = (title, tuple((g, ex["max"], tuple(sorted(ex["scores"].items()))) for g, ex in entry["exercises"].items()))
+    if key not in _FIGURES:
+        if len(_FIGURES) > 64:
+            _FIGURES.clear()
+        _FIGURES[key] = figure_png(entry, title)
+    return _FIGURES[key]
 
 
 def figure_png(entry, title):
@@ -100,16 +127,21 @@ def figure_png(entry, title):
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def html_page(summary):
+def html_page(summary, skipped=()):
     e = html.escape
     parts = ["<h1>Class report</h1>"]
+    if skipped:
+        rows = "".join(f"<tr><td>{e(who)}</td><td><code>{e(path)}</code></td><td>{e(why)}</td></tr>"
+                       for who, path, why in skipped)
+        parts.append(f"<h2>Not graded ({len(skipped)})</h2><table><tr><th>student</th><th>file</th>"
+                     f"<th>reason</th></tr>{rows}</table>")
     if not summary:
         parts.append("<p>No graded submissions.</p>")
     for name, entry in summary.items():
         n = entry["learners"]
         parts.append(f"<h2>{e(name)} ({n} learner{'s' if n != 1 else ''})</h2>")
         try:
-            png = figure_png(entry, f"{name}: score distribution")
+            png = _figure(entry, f"{name}: score distribution")
             parts.append(f"<img alt='score distribution per exercise' src='data:image/png;base64,{png}'>")
         except Exception as exc:                 # the tables still say everything
             parts.append(f"<p>(no figure: {e(str(exc))})</p>")
@@ -129,11 +161,11 @@ def html_page(summary):
 
 
 def write_class_report(subs, sets, folder):
-    """Write ``folder/class_report.md`` and ``.html``; returns their paths."""
+    """Write ``folder/class_report.md`` and ``.html`` (atomically); returns their paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    summary = summarize(subs, sets)
+    summary, skipped = summarize(subs, sets), not_graded(subs)
     md, page = folder / "class_report.md", folder / "class_report.html"
-    md.write_text(markdown(summary), encoding="utf-8")
-    page.write_text(html_page(summary), encoding="utf-8")
+    atomic_write(md, markdown(summary, skipped))
+    atomic_write(page, html_page(summary, skipped))
     return [md, page]

@@ -1,0 +1,250 @@
+"""Worker processes that may die: one submission cannot stop the grading run.
+
+Every notebook is graded in a worker process (with ``--jobs 1`` too); the main process only
+hands out work and collects results. A kernel that kills its parent kills a worker, not the
+run: the main process sees the worker's end, gives that notebook a row with the reason, ends the
+kernels the worker had started (their process groups, reported by the worker) and starts a new
+worker for the next notebook. A worker that does not finish a task within its deadline (its
+notebook's time budget plus a grace period; e.g. a stopped or hung worker) is killed the same way.
+
+Workers are started with ``spawn``, in their own process group, and die with the main process
+(``PR_SET_PDEATHSIG`` on Linux), so killing the main process leaves no worker grading on.
+
+What this cannot stop: in the default mode the kernel runs as the same user as the grader and can
+find and kill the main process itself (``--sandbox`` puts it in its own PID namespace).
+"""
+import ctypes
+import multiprocessing
+import os
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+
+
+@dataclass
+class Task:
+    """``key`` names the task in the results, ``payload`` goes to the worker's function,
+    ``deadline`` is seconds from its start after which the worker is killed (plus the pool's grace),
+    ``alone``: run it with no other task at the same time. ``payload`` may be a function that
+    makes it when the task is handed out; if that raises, the task fails with the message."""
+    key: object
+    payload: object
+    deadline: float
+    alone: bool = False
+
+
+@dataclass
+class Outcome:
+    """What became of a task: ``value`` (the worker function's result) when ``ok``, else ``reason``."""
+    task: Task
+    ok: bool
+    value: object = None
+    reason: str = ""
+    seconds: float = 0.0
+
+
+def _die_with_parent():
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)              # PR_SET_PDEATHSIG
+    except Exception:                              # not Linux: the worker ends when its pipe closes
+        pass
+
+
+def _worker_main(conn, init, init_args, work, parent):
+    os.setpgrp()
+    _die_with_parent()
+    if os.getppid() != parent:                     # the main process died before prctl
+        os._exit(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the main process's to handle
+    init(*init_args)
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        key, payload = msg
+
+        def report(pgid, key=key):
+            try:
+                conn.send(("kernel", key, pgid))
+            except Exception:
+                pass
+        try:
+            result = ("done", key, work(payload, report))
+        except BaseException as exc:               # the grader's own failure: this task only
+            result = ("failed", key, f"{type(exc).__name__}: {str(exc)[:300]}")
+        try:
+            conn.send(result)
+        except Exception as exc:
+            conn.send(("failed", key, f"the result could not be sent back: {type(exc).__name__}: {exc}"))
+
+
+def _kill_group(pgid):
+    if not pgid or pgid <= 1:
+        return
+    try:
+        if pgid in (os.getpgid(0), os.getpid()):
+            return
+        os.killpg(pgid, signal.SIGKILL)
+    except (OSError, ProcessLookupError):
+        pass
+
+
+def _death(exitcode):
+    if exitcode is None:
+        return "ended"
+    if exitcode < 0:
+        try:
+            return f"was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"was killed by signal {-exitcode}"
+    return f"exited with status {exitcode}"
+
+
+class _Worker:
+    def __init__(self, ctx, init, init_args, work):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, init, init_args, work, os.getpid()), daemon=True)
+        self.proc.start()
+        child.close()
+        self.task, self.started, self.kernels = None, 0.0, set()
+
+    def give(self, task, payload):
+        self.task, self.started, self.kernels = task, time.monotonic(), set()
+        self.conn.send((task.key, payload))
+
+    def kill(self):
+        _kill_group(self.proc.pid)
+        try:
+            self.proc.kill()
+        except Exception:
+            pass
+        for pgid in self.kernels:
+            _kill_group(pgid)
+        self.proc.join(5)
+        self.conn.close()
+
+    def stop(self):
+        try:
+            self.conn.send(None)
+        except Exception:
+            pass
+        self.proc.join(2)
+        if self.proc.is_alive():
+            self.kill()
+
+
+class WorkerPool:
+    """Run tasks in up to ``jobs`` worker processes; a worker that dies or overruns is replaced.
+
+    ``init(*init_args)`` runs once in each worker; ``work(payload, report)`` grades one task there
+    (``report(pgid)`` tells the main process about a kernel's process group). Both must be
+    importable module-level functions (workers are started with ``spawn``).
+    """
+
+    def __init__(self, jobs, init, init_args, work, grace=60.0):
+        self.jobs = max(1, int(jobs))
+        self.init, self.init_args, self.work, self.grace = init, init_args, work, grace
+        self.ctx = multiprocessing.get_context("spawn")
+        self.idle, self.busy = [], []
+        self.started = 0                           # workers started (replacements included)
+
+    def _worker(self):
+        if self.idle:
+            return self.idle.pop()
+        self.started += 1
+        return _Worker(self.ctx, self.init, self.init_args, self.work)
+
+    def run(self, tasks, on_start=None):
+        """Yield an :class:`Outcome` per task, as tasks finish. ``on_start(task, running_keys)``
+        is called when a task is handed out."""
+        queue = deque(tasks)
+        while queue or self.busy:
+            alone_running = any(w.task.alone for w in self.busy)
+            while queue and not alone_running and len(self.busy) < self.jobs:
+                if queue[0].alone and self.busy:
+                    break
+                task = queue.popleft()
+                try:
+                    payload = task.payload() if callable(task.payload) else task.payload
+                except Exception as exc:           # e.g. the file changed since it was read: this task only
+                    yield Outcome(task, False, reason=str(exc))
+                    continue
+                worker = self._worker()
+                try:
+                    worker.give(task, payload)
+                except Exception:                  # an idle worker that died meanwhile: a new one
+                    worker.kill()
+                    worker = self._worker()
+                    worker.give(task, payload)
+                self.busy.append(worker)
+                if on_start:
+                    on_start(task, [w.task.key for w in self.busy])
+                alone_running = task.alone
+            if not self.busy:
+                continue
+            now = time.monotonic()
+            wake = min(w.started + w.task.deadline + self.grace for w in self.busy)
+            ready = wait([w.conn for w in self.busy] + [w.proc.sentinel for w in self.busy],
+                         timeout=max(0.05, wake - now))
+            for worker in list(self.busy):
+                outcome = self._collect(worker, ready)
+                if outcome is not None:
+                    yield outcome
+
+    def _collect(self, worker, ready):
+        """The worker's outcome if its task ended (done, failed, died or overran), else None."""
+        task = worker.task
+        elapsed = time.monotonic() - worker.started
+        if worker.conn in ready or worker.proc.sentinel in ready:
+            while True:
+                try:
+                    if not worker.conn.poll():
+                        break
+                    kind, key, value = worker.conn.recv()
+                except (EOFError, OSError):
+                    break
+                except Exception as exc:           # an unreadable result: this task only
+                    self._retire(worker)
+                    return Outcome(task, False, reason=f"the grader's worker sent an unreadable result ({exc})",
+                                   seconds=elapsed)
+                if kind == "kernel":
+                    if value:
+                        worker.kernels.add(value)
+                    continue
+                self.busy.remove(worker)
+                worker.task = None
+                self.idle.append(worker)
+                if kind == "done":
+                    return Outcome(task, True, value, seconds=elapsed)
+                return Outcome(task, False, reason=f"the grader failed on this notebook: {value}", seconds=elapsed)
+            if not worker.proc.is_alive() or worker.proc.sentinel in ready:
+                worker.proc.join(1)
+                self._retire(worker)
+                return Outcome(task, False, seconds=elapsed,
+                               reason=f"the grader's worker process {_death(worker.proc.exitcode)} while grading "
+                                      "this notebook (did a cell end the process that started its kernel?)")
+        if elapsed > task.deadline + self.grace:
+            self._retire(worker)
+            return Outcome(task, False, seconds=elapsed,
+                           reason=f"stopped by the grader after {elapsed:.0f} s: the notebook's time budget of "
+                                  f"{task.deadline:g} s was over and its worker did not end it")
+        return None
+
+    def _retire(self, worker):
+        if worker in self.busy:
+            self.busy.remove(worker)
+        worker.kill()
+
+    def close(self):
+        """End every worker (and the kernels of the busy ones)."""
+        for w in self.busy:
+            w.kill()
+        for w in self.idle:
+            w.stop()
+        self.busy, self.idle = [], []
