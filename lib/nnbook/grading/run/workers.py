@@ -22,6 +22,8 @@ from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
+BOOT_SECONDS = 300.0       # a worker that has not begun its task by then (starting, importing) is replaced
+
 
 @dataclass
 class Task:
@@ -68,6 +70,7 @@ def _worker_main(conn, init, init_args, work, parent):
         if msg is None:
             return
         key, payload = msg
+        conn.send(("begin", key, None))
 
         def report(pgid, key=key):
             try:
@@ -115,8 +118,13 @@ class _Worker:
         self.task, self.started, self.kernels = None, 0.0, set()
 
     def give(self, task, payload):
-        self.task, self.started, self.kernels = task, time.monotonic(), set()
+        self.task, self.kernels = task, set()
+        self.started, self.begun = time.monotonic(), False      # the clock restarts when the worker begins
         self.conn.send((task.key, payload))
+
+    def limit(self, grace):
+        """Seconds after ``started`` at which the task has overrun."""
+        return self.task.deadline + grace if self.begun else BOOT_SECONDS
 
     def kill(self):
         _kill_group(self.proc.pid)
@@ -189,7 +197,7 @@ class WorkerPool:
             if not self.busy:
                 continue
             now = time.monotonic()
-            wake = min(w.started + w.task.deadline + self.grace for w in self.busy)
+            wake = min(w.started + w.limit(self.grace) for w in self.busy)
             ready = wait([w.conn for w in self.busy] + [w.proc.sentinel for w in self.busy],
                          timeout=max(0.05, wake - now))
             for worker in list(self.busy):
@@ -217,6 +225,9 @@ class WorkerPool:
                     if value:
                         worker.kernels.add(value)
                     continue
+                if kind == "begin":
+                    worker.started, worker.begun = time.monotonic(), True
+                    continue
                 self.busy.remove(worker)
                 worker.task = None
                 self.idle.append(worker)
@@ -229,8 +240,12 @@ class WorkerPool:
                 return Outcome(task, False, seconds=elapsed,
                                reason=f"the grader's worker process {_death(worker.proc.exitcode)} while grading "
                                       "this notebook (did a cell end the process that started its kernel?)")
-        if elapsed > task.deadline + self.grace:
+        elapsed = time.monotonic() - worker.started
+        if elapsed > worker.limit(self.grace):
             self._retire(worker)
+            if not worker.begun:
+                return Outcome(task, False, seconds=elapsed,
+                               reason=f"the grader's worker did not start within {BOOT_SECONDS:g} s")
             return Outcome(task, False, seconds=elapsed,
                            reason=f"stopped by the grader after {elapsed:.0f} s: the notebook's time budget of "
                                   f"{task.deadline:g} s was over and its worker did not end it")
