@@ -101,7 +101,9 @@ def test_cli_succeeds_and_prints_a_summary(graded):
     assert proc.returncode == 0, proc.stderr
     assert f"graded {len(EXPECTED) + len(ERRORS) + len(FILES) + 1} notebook(s)" in proc.stdout
     errors = len(ERRORS) + sum(bool(e) for _, _, e in FILES.values()) + 1      # + carol's second notebook
-    assert f"{errors} with errors" in proc.stdout
+    with_errors = [(r["student"], r["error"]) for r in csv.DictReader(open(graded[4] / "grades.csv", encoding="utf-8"))
+                   if r["error"]]
+    assert f"{errors} with errors" in proc.stdout, with_errors
 
 
 @pytest.mark.parametrize("student", sorted(FILES))

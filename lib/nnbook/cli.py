@@ -22,8 +22,8 @@ Each submission's answer cells run in a fresh kernel; its test cells are restore
 solutions/ (by grade_id, so hidden tests come back and edited or deleted tests change
 nothing) and run by the grader itself: it calls the learner's functions in the kernel
 through a narrow channel, gets plain data back, and compares it with its own references.
-A test cell earns its points when every check in it passes; a test cell whose calls take
-longer than --timeout in all scores 0. nnbook's own implementations of the graded functions
+A test cell earns its points when every check in it passes; a test cell with a call that
+takes longer than --timeout scores 0 (so does a cell that runs longer). nnbook's own implementations of the graded functions
 raise when an answer calls them. Invalid notebooks and notebooks of another exercise set get
 an error line and 0. Submitted files are never modified.
 

@@ -506,7 +506,7 @@ def grade_class(found, sets, solutions_dir, jobs=1, csv_path=None, feedback=None
         if csv_path:
             finished = [s for s in subs if s is not None]
             write_csv(finished, csv_path, sets)
-            write_class_report(finished, sets, Path(csv_path).parent)
+            write_class_report(finished, sets, Path(csv_path).parent, fresh=False)
 
     tasks = []
     for i, e in enumerate(entries):
@@ -530,7 +530,7 @@ def grade_class(found, sets, solutions_dir, jobs=1, csv_path=None, feedback=None
     if csv_path:
         finished = [s for s in subs if s is not None]
         write_csv(finished, csv_path, sets)
-        write_class_report(finished, sets, Path(csv_path).parent)
+        write_class_report(finished, sets, Path(csv_path).parent, fresh=not tasks)
     if tasks:
         pool = WorkerPool(jobs, _init_worker, (str(solutions_dir), options), _grade_in_worker, grace=GRACE)
 
@@ -549,6 +549,8 @@ def grade_class(found, sets, solutions_dir, jobs=1, csv_path=None, feedback=None
             raise
         finally:
             pool.close()
+    if csv_path and tasks:
+        write_class_report([s for s in subs if s is not None], sets, Path(csv_path).parent)  # every figure current
     if journal is not None:
         journal.stopped("finished")
     return [s for s in subs if s is not None], state["skipped"]

@@ -91,17 +91,28 @@ def markdown(summary, skipped=()):
     return "\n".join(lines)
 
 
-_FIGURES = {}
+_FIGURES = {}          # (title, scores) -> PNG
+_LATEST = {}           # title -> the PNG drawn last
+_DRAWN = {"at": None}  # when figures were last drawn
+REDRAW_SECONDS = 30.0
 
 
-def _figure(entry, title):
-    """:func:`figure_png`, drawn again only when the set's scores changed (the report is rewritten
-    after every notebook)."""
+def _figure(entry, title, fresh=True):
+    """:func:`figure_png`, drawn again only when the set's scores changed; with ``fresh=False``
+    (during a run, where the report is rewritten after every notebook) the last figure of the set
+    is reused if it is younger than :data:`REDRAW_SECONDS` (drawing one costs about as much as
+    grading a notebook)."""
+    import time
     key = (title, tuple((g, ex["max"], tuple(sorted(ex["scores"].items()))) for g, ex in entry["exercises"].items()))
-    if key not in _FIGURES:
-        if len(_FIGURES) > 64:
-            _FIGURES.clear()
-        _FIGURES[key] = figure_png(entry, title)
+    if key in _FIGURES:
+        return _FIGURES[key]
+    recent = _DRAWN["at"] is not None and time.monotonic() - _DRAWN["at"] < REDRAW_SECONDS
+    if not fresh and recent and title in _LATEST:
+        return _LATEST[title]
+    if len(_FIGURES) > 64:
+        _FIGURES.clear()
+    _FIGURES[key] = _LATEST[title] = figure_png(entry, title)
+    _DRAWN["at"] = time.monotonic()
     return _FIGURES[key]
 
 
@@ -127,7 +138,7 @@ def figure_png(entry, title):
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def html_page(summary, skipped=()):
+def html_page(summary, skipped=(), fresh=True):
     e = html.escape
     parts = ["<h1>Class report</h1>"]
     if skipped:
@@ -141,7 +152,7 @@ def html_page(summary, skipped=()):
         n = entry["learners"]
         parts.append(f"<h2>{e(name)} ({n} learner{'s' if n != 1 else ''})</h2>")
         try:
-            png = _figure(entry, f"{name}: score distribution")
+            png = _figure(entry, f"{name}: score distribution", fresh)
             parts.append(f"<img alt='score distribution per exercise' src='data:image/png;base64,{png}'>")
         except Exception as exc:                 # the tables still say everything
             parts.append(f"<p>(no figure: {e(str(exc))})</p>")
@@ -160,12 +171,13 @@ def html_page(summary, skipped=()):
             f"</head><body>{''.join(parts)}</body></html>\n")
 
 
-def write_class_report(subs, sets, folder):
-    """Write ``folder/class_report.md`` and ``.html`` (atomically); returns their paths."""
+def write_class_report(subs, sets, folder, fresh=True):
+    """Write ``folder/class_report.md`` and ``.html`` (atomically); returns their paths.
+    ``fresh=False``: a figure may be up to :data:`REDRAW_SECONDS` old (see :func:`_figure`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     summary, skipped = summarize(subs, sets), not_graded(subs)
     md, page = folder / "class_report.md", folder / "class_report.html"
     atomic_write(md, markdown(summary, skipped))
-    atomic_write(page, html_page(summary, skipped))
+    atomic_write(page, html_page(summary, skipped, fresh))
     return [md, page]
