@@ -75,7 +75,7 @@ def test_links_fifos_devices_and_oversized_files_are_refused_unread(tmp_path, mo
     rows = {r["student"]: r for r in _rows(course / "out" / "g.csv")}
     assert set(rows) == set(made) | {"honest"}, rows
     reasons = {"eve": "refused: a symbolic link (to ../solutions/ex7_residual.ipynb)",
-               "frank": "refused: a symbolic link (to ../solutions)",
+               "frank": "refused: a symbolic link (to a folder, ../solutions)",
                "gina": "refused: a symbolic link (to ../../solutions/ex1_fully_connected.ipynb)",
                "fifo": "refused: a FIFO (named pipe), not a regular file",
                "zero": "refused: a symbolic link (to /dev/zero)",
@@ -120,6 +120,10 @@ def test_a_file_swapped_after_listing_is_refused(tmp_path):
             intake.read_bytes(f)
     entries = intake.examine(intake.find([root])[0], {})
     assert all(e.refused.startswith("refused: a symbolic link") for e in entries)
+    deep = root.joinpath(*["d"] * (intake.MAX_DEPTH + 3))
+    deep.mkdir(parents=True)
+    found, _ = intake.find([root])                       # a folder nested deeper than anyone needs
+    assert found[-1].refused.startswith(f"refused: more than {intake.MAX_DEPTH} folders deep")
 
 
 def test_a_file_changed_during_the_run_is_refused(tmp_path):

@@ -31,6 +31,7 @@ from pathlib import Path
 import nbformat
 
 MAX_MB = 20                     # default size limit of a submitted notebook
+MAX_DEPTH = 32                  # folders below the submissions folder that are searched
 CELL_TYPES = ("code", "markdown", "raw")
 
 
@@ -76,13 +77,14 @@ def _kind(mode):
     return "not a regular file"
 
 
-def _link_reason(path):
+def _link_reason(path, folder=False):
     try:
         target = os.readlink(path)
     except OSError:
         target = "?"
     target = target if len(target) <= 120 else target[:117] + "..."
-    return f"refused: a symbolic link (to {target}); only regular files are graded"
+    what = "a folder, " if folder else ""
+    return f"refused: a symbolic link (to {what}{target}); only regular files are graded"
 
 
 def _file_reason(st, max_bytes):
@@ -119,19 +121,25 @@ def find(paths, max_bytes=MAX_MB * 1_000_000):
         else:
             files.append(p)
     if files:
+        files = [f for f in files if os.path.lexists(f)]
         relative = all(not f.is_absolute() for f in files)
         parents = [os.path.normpath(f.parent) if relative else os.path.abspath(f.parent) for f in files]
         root = Path(os.path.commonpath(parents) or ".")
         for f in files:
             rel = tuple(Path(os.path.relpath(os.path.normpath(f) if relative else os.path.abspath(f), root)).parts)
-            st = os.lstat(f)
-            reason = _link_reason(f) if stat.S_ISLNK(st.st_mode) else _file_reason(st, max_bytes)
+            try:
+                st = os.lstat(f)
+                reason = _link_reason(f) if stat.S_ISLNK(st.st_mode) else _file_reason(st, max_bytes)
+            except OSError as exc:
+                reason = f"refused: the file cannot be read ({exc.strerror})"
             found.append(Found(root, rel, reason))
     return found, missing
 
 
 def _walk(root, rel, max_bytes):
     folder = root.joinpath(*rel)
+    if len(rel) > MAX_DEPTH:
+        return [Found(root, rel, f"refused: more than {MAX_DEPTH} folders deep; not searched")]
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -152,7 +160,7 @@ def _walk(root, rel, max_bytes):
             except OSError:
                 to_folder = False
             if to_folder or e.name.endswith(".ipynb"):
-                out.append(Found(root, sub, _link_reason(e.path)))
+                out.append(Found(root, sub, _link_reason(e.path, to_folder)))
         elif stat.S_ISDIR(st.st_mode):
             out += _walk(root, sub, max_bytes)
         elif e.name.endswith(".ipynb"):
