@@ -278,7 +278,7 @@ def test_the_budget_cuts_a_run_of_slow_cells():
     runs = run_notebook(slow(), timeout=5, budget=5)
     statuses = [(r.status, r.ename) for r in runs.values()]
     ok = statuses.index(next(s for s in statuses if s[0] != "ok"))
-    assert 0 < ok < 6, statuses                        # the kernel's start counts too
+    assert 0 < ok < 6, statuses
     assert statuses[ok][1] == BUDGET_ENAME and all(s == ("not run", BUDGET_ENAME) for s in statuses[ok + 1:])
     assert "the notebook's time budget of 5 s ran out" in runs[ok].evalue
     assert [r.status for r in run_notebook(slow(), timeout=5).values()] == ["ok"] * 6

@@ -326,8 +326,8 @@ def new_seed():
 
 def notebook_budget(exercise_set, timeout):
     """The default time budget of one notebook (``--notebook-timeout``): ``timeout`` (``--timeout``)
-    for each check of the set, plus twice that for starting the kernel and running the setup
-    and answer cells. Honest notebooks take a small part of it (seconds)."""
+    for each check of the set, plus twice that for the setup and answer cells (starting the
+    kernel is not counted). Honest notebooks take a small part of it (seconds)."""
     checks = sum(len(c) for c in exercise_set.checks.values()) or len(exercise_set.points)
     return float(timeout) * (checks + 2)
 

@@ -7,7 +7,7 @@ For graded runs, ``run_notebook(..., judge=...)`` does not execute the cells the
 (the test cells): it hands them to the judge together with a :class:`~.channel.KernelChannel`
 into the running kernel, and the judge decides their outcome in this process. ``kernel=``
 (a :class:`~.sandbox.KernelLaunch`) sets how the kernel is started (environment, sandbox).
-``budget=`` bounds the whole run (kernel starts, cells, the judge's calls) in wall-clock seconds.
+``budget=`` bounds the whole run (cells and the judge's calls) in wall-clock seconds.
 """
 import copy
 import json
@@ -140,10 +140,11 @@ def run_notebook(nb, timeout=30, output_cap=DEFAULT_OUTPUT_CAP, env=None, cwd=No
         judge: ``judge.wants(cell) -> bool`` and ``judge(cell, index, channel) -> CellRun``: cells the
             judge wants are not executed; the judge gets a channel into the kernel instead.
         kernel: how to start the kernel (:class:`~.sandbox.KernelLaunch`; default: this Python, as is).
-        budget: seconds of wall-clock for everything (default: no limit). A cell (or a judge's call)
-            gets at most what is left; when the budget runs out, the cell that was running counts
-            as ``timeout`` and the cells after it as ``not run``, both with ename
-            :data:`BUDGET_ENAME` and :func:`budget_message`.
+        budget: seconds of wall-clock for running cells (replays included) and a judge's calls
+            (default: no limit); starting a kernel is not counted (nbclient's ``startup_timeout``,
+            60 s, bounds it). A cell (or a call) gets at most what is left; when the budget runs
+            out, the cell that was running counts as ``timeout`` and the cells after it as
+            ``not run``, both with ename :data:`BUDGET_ENAME` and :func:`budget_message`.
         on_kernel: called with the process group id of each kernel started (so that whoever runs
             this can end the kernel if this process dies).
     Returns:
@@ -176,19 +177,20 @@ def run_notebook(nb, timeout=30, output_cap=DEFAULT_OUTPUT_CAP, env=None, cwd=No
         if kernel is not None:
             kernel.prepare(tmp, kernel_env)
         while pending:
-            startup = seconds(60)
-            if startup is None:
+            if seconds(timeout) is None:
                 out_of_time()
                 break
             client = _Client(nb, output_cap, launch=kernel, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
                              error_on_timeout={"ename": "Timeout", "evalue": f"cell took longer than {timeout} s",
                                                "traceback": []},
                              kernel_name="python3", record_timing=False, shutdown_kernel="immediate", iopub_timeout=2,
-                             startup_timeout=max(1, int(startup + 0.999)),
                              resources={"metadata": {"path": cwd or tmp}})
             broken = None
             channel = None
+            starting = time.monotonic()
             with client.setup_kernel(env=kernel_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+                if deadline is not None:          # starting a kernel has its own limit (startup_timeout)
+                    deadline += time.monotonic() - starting
                 if on_kernel is not None:
                     on_kernel(getattr(client.km.provisioner, "pgid", None) if client.km.provisioner else None)
                 for j in good:                              # a new kernel: define things again
