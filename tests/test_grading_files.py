@@ -316,6 +316,8 @@ def test_notebook_timeout_option(tmp_path):
 def _work(payload, report):
     if payload == "die":
         os.kill(os.getpid(), signal.SIGKILL)
+    if payload == "stop":                    # as a kernel could do to its parent in the default mode
+        os.kill(os.getpid(), signal.SIGSTOP)
     if payload == "hang":
         time.sleep(600)
     if payload == "raise":
@@ -328,20 +330,22 @@ def _init():
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_a_dying_or_hanging_worker_costs_only_its_task(jobs):
+def test_a_dying_stopped_or_hanging_worker_costs_only_its_task(jobs):
     from nnbook.grading.run.workers import Task, WorkerPool
-    pool = WorkerPool(jobs, _init, (), _work, grace=0.5)
-    tasks = [Task(i, p, deadline=1.0) for i, p in enumerate(["a", "die", "b", "hang", "raise", "c"])]
+    pool = WorkerPool(jobs, _init, (), _work, silence=3, heartbeat=0.5)
+    payloads = ["a", "die", "b", "stop", "hang", "raise", "c"]
+    tasks = [Task(i, p, deadline=6 if p == "hang" else 120) for i, p in enumerate(payloads)]
     try:
         outcomes = {o.task.key: o for o in pool.run(tasks)}
     finally:
         pool.close()
-    assert [outcomes[k].value for k in (0, 2, 5)] == ["aa", "bb", "cc"]
+    assert [outcomes[k].value for k in (0, 2, 6)] == ["aa", "bb", "cc"]
     assert "worker process was killed by SIGKILL" in outcomes[1].reason
-    assert "stopped by the grader after" in outcomes[3].reason
-    assert "ValueError: the grader's own bug" in outcomes[4].reason
-    assert not any(outcomes[k].ok for k in (1, 3, 4))
-    assert pool.started >= jobs + 2                              # the dead and the hung one were replaced
+    assert "stopped answering for 3 s" in outcomes[3].reason          # found by its missing heartbeat
+    assert "stopped by the grader after 6 s" in outcomes[4].reason    # it beats, but overran its deadline
+    assert "ValueError: the grader's own bug" in outcomes[5].reason
+    assert not any(outcomes[k].ok for k in (1, 3, 4, 5))
+    assert pool.started >= (4 if jobs == 1 else 3)               # the dead, stopped and hung ones were replaced
 
 
 # ---------------------------------------------------------------------------------------------

@@ -420,7 +420,13 @@ def _grade(sub, nb, sets, timeout, expected_set, output_cap, seed, sandbox, note
 # a class: every notebook in a worker process, the gradebook and reports written as each finishes
 
 _WORKER = {}
-GRACE = 60.0          # seconds past a notebook's budget before its worker is killed
+
+
+def worker_deadline(budget):
+    """Seconds after which the worker grading a notebook is killed: far past the notebook's
+    budget, since the grader's own work (references, comparisons, pictures) and kernel starts
+    come on top of it. A stopped or hung worker is found sooner, by its missing heartbeat."""
+    return 2 * budget + 300
 
 
 def _init_worker(solutions_dir, options):
@@ -525,14 +531,14 @@ def grade_class(found, sets, solutions_dir, jobs=1, csv_path=None, feedback=None
 
             def payload(e=e):
                 return (str(e.path), e.student, intake.load(e, limit))
-            tasks.append(Task(i, payload, budget, alone=key in strikes))
+            tasks.append(Task(i, payload, worker_deadline(budget), alone=key in strikes))
     tasks.sort(key=lambda t: not t.alone)                 # suspects of an earlier killed run first
     if csv_path:
         finished = [s for s in subs if s is not None]
         write_csv(finished, csv_path, sets)
         write_class_report(finished, sets, Path(csv_path).parent, fresh=not tasks)
     if tasks:
-        pool = WorkerPool(jobs, _init_worker, (str(solutions_dir), options), _grade_in_worker, grace=GRACE)
+        pool = WorkerPool(jobs, _init_worker, (str(solutions_dir), options), _grade_in_worker)
 
         def on_start(task, running):
             if journal is not None:

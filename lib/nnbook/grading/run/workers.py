@@ -4,8 +4,9 @@ Every notebook is graded in a worker process (with ``--jobs 1`` too); the main p
 hands out work and collects results. A kernel that kills its parent kills a worker, not the
 run: the main process sees the worker's end, gives that notebook a row with the reason, ends the
 kernels the worker had started (their process groups, reported by the worker) and starts a new
-worker for the next notebook. A worker that does not finish a task within its deadline (its
-notebook's time budget plus a grace period; e.g. a stopped or hung worker) is killed the same way.
+worker for the next notebook. A worker also sends a heartbeat every few seconds (from a thread);
+one that falls silent (stopped with SIGSTOP, or hung in C code) or runs far past its task's
+deadline is killed the same way.
 
 Workers are started with ``spawn``, in their own process group, and die with the main process
 (``PR_SET_PDEATHSIG`` on Linux), so killing the main process leaves no worker grading on.
@@ -17,20 +18,23 @@ import ctypes
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
 BOOT_SECONDS = 300.0       # a worker that has not begun its task by then (starting, importing) is replaced
+HEARTBEAT = 5.0            # seconds between a worker's heartbeats
+SILENCE = 60.0             # a worker that sent nothing for this long is taken to be stopped
 
 
 @dataclass
 class Task:
     """``key`` names the task in the results, ``payload`` goes to the worker's function,
-    ``deadline`` is seconds from its start after which the worker is killed (plus the pool's grace),
-    ``alone``: run it with no other task at the same time. ``payload`` may be a function that
-    makes it when the task is handed out; if that raises, the task fails with the message."""
+    ``deadline`` is seconds from the task's start after which its worker is killed, ``alone``:
+    run it with no other task at the same time. ``payload`` may be a function that makes it when
+    the task is handed out; if that raises, the task fails with the message."""
     key: object
     payload: object
     deadline: float
@@ -55,12 +59,27 @@ def _die_with_parent():
         pass
 
 
-def _worker_main(conn, init, init_args, work, parent):
+def _worker_main(conn, init, init_args, work, parent, heartbeat):
     os.setpgrp()
     _die_with_parent()
     if os.getppid() != parent:                     # the main process died before prctl
         os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the main process's to handle
+    lock, busy = threading.Lock(), threading.Event()
+
+    def send(msg):
+        with lock:
+            conn.send(msg)
+
+    def beat():                                    # only while a task runs (an idle pipe is not read)
+        while True:
+            time.sleep(heartbeat)
+            if busy.is_set():
+                try:
+                    send(("alive", None, None))
+                except Exception:
+                    return
+    threading.Thread(target=beat, daemon=True).start()
     init(*init_args)
     while True:
         try:
@@ -70,21 +89,23 @@ def _worker_main(conn, init, init_args, work, parent):
         if msg is None:
             return
         key, payload = msg
-        conn.send(("begin", key, None))
+        send(("begin", key, None))
+        busy.set()
 
         def report(pgid, key=key):
             try:
-                conn.send(("kernel", key, pgid))
+                send(("kernel", key, pgid))
             except Exception:
                 pass
         try:
             result = ("done", key, work(payload, report))
         except BaseException as exc:               # the grader's own failure: this task only
             result = ("failed", key, f"{type(exc).__name__}: {str(exc)[:300]}")
+        busy.clear()
         try:
-            conn.send(result)
+            send(result)
         except Exception as exc:
-            conn.send(("failed", key, f"the result could not be sent back: {type(exc).__name__}: {exc}"))
+            send(("failed", key, f"the result could not be sent back: {type(exc).__name__}: {exc}"))
 
 
 def _kill_group(pgid):
@@ -110,21 +131,27 @@ def _death(exitcode):
 
 
 class _Worker:
-    def __init__(self, ctx, init, init_args, work):
+    def __init__(self, ctx, init, init_args, work, heartbeat):
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, init, init_args, work, os.getpid()), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, init, init_args, work, os.getpid(), heartbeat),
+                                daemon=True)
         self.proc.start()
         child.close()
-        self.task, self.started, self.kernels = None, 0.0, set()
+        self.task, self.kernels = None, set()
+        self.started = self.seen = time.monotonic()
+        self.begun = False
 
     def give(self, task, payload):
         self.task, self.kernels = task, set()
         self.started, self.begun = time.monotonic(), False      # the clock restarts when the worker begins
         self.conn.send((task.key, payload))
 
-    def limit(self, grace):
-        """Seconds after ``started`` at which the task has overrun."""
-        return self.task.deadline + grace if self.begun else BOOT_SECONDS
+    def overdue(self, silence):
+        """Seconds from now until the task overruns or the worker counts as silent (<= 0: now)."""
+        now = time.monotonic()
+        if not self.begun:
+            return self.started + BOOT_SECONDS - now
+        return min(self.started + self.task.deadline, self.seen + silence) - now
 
     def kill(self):
         _kill_group(self.proc.pid)
@@ -148,16 +175,18 @@ class _Worker:
 
 
 class WorkerPool:
-    """Run tasks in up to ``jobs`` worker processes; a worker that dies or overruns is replaced.
+    """Run tasks in up to ``jobs`` worker processes; a worker that dies, falls silent for
+    ``silence`` seconds or overruns its task's deadline is killed and replaced.
 
-    ``init(*init_args)`` runs once in each worker; ``work(payload, report)`` grades one task there
+    ``init(*init_args)`` runs once in each worker; ``work(payload, report)`` does one task there
     (``report(pgid)`` tells the main process about a kernel's process group). Both must be
     importable module-level functions (workers are started with ``spawn``).
     """
 
-    def __init__(self, jobs, init, init_args, work, grace=60.0):
+    def __init__(self, jobs, init, init_args, work, silence=SILENCE, heartbeat=HEARTBEAT):
         self.jobs = max(1, int(jobs))
-        self.init, self.init_args, self.work, self.grace = init, init_args, work, grace
+        self.init, self.init_args, self.work = init, init_args, work
+        self.silence, self.heartbeat = silence, heartbeat
         self.ctx = multiprocessing.get_context("spawn")
         self.idle, self.busy = [], []
         self.started = 0                           # workers started (replacements included)
@@ -166,7 +195,7 @@ class WorkerPool:
         if self.idle:
             return self.idle.pop()
         self.started += 1
-        return _Worker(self.ctx, self.init, self.init_args, self.work)
+        return _Worker(self.ctx, self.init, self.init_args, self.work, self.heartbeat)
 
     def run(self, tasks, on_start=None):
         """Yield an :class:`Outcome` per task, as tasks finish. ``on_start(task, running_keys)``
@@ -196,19 +225,17 @@ class WorkerPool:
                 alone_running = task.alone
             if not self.busy:
                 continue
-            now = time.monotonic()
-            wake = min(w.started + w.limit(self.grace) for w in self.busy)
+            wake = min(w.overdue(self.silence) for w in self.busy)
             ready = wait([w.conn for w in self.busy] + [w.proc.sentinel for w in self.busy],
-                         timeout=max(0.05, wake - now))
+                         timeout=max(0.05, wake))
             for worker in list(self.busy):
                 outcome = self._collect(worker, ready)
                 if outcome is not None:
                     yield outcome
 
     def _collect(self, worker, ready):
-        """The worker's outcome if its task ended (done, failed, died or overran), else None."""
+        """The worker's outcome if its task ended (done, failed, died, fell silent or overran), else None."""
         task = worker.task
-        elapsed = time.monotonic() - worker.started
         if worker.conn in ready or worker.proc.sentinel in ready:
             while True:
                 try:
@@ -220,7 +247,10 @@ class WorkerPool:
                 except Exception as exc:           # an unreadable result: this task only
                     self._retire(worker)
                     return Outcome(task, False, reason=f"the grader's worker sent an unreadable result ({exc})",
-                                   seconds=elapsed)
+                                   seconds=time.monotonic() - worker.started)
+                worker.seen = time.monotonic()
+                if kind == "alive":
+                    continue
                 if kind == "kernel":
                     if value:
                         worker.kernels.add(value)
@@ -228,6 +258,7 @@ class WorkerPool:
                 if kind == "begin":
                     worker.started, worker.begun = time.monotonic(), True
                     continue
+                elapsed = time.monotonic() - worker.started
                 self.busy.remove(worker)
                 worker.task = None
                 self.idle.append(worker)
@@ -237,18 +268,22 @@ class WorkerPool:
             if not worker.proc.is_alive() or worker.proc.sentinel in ready:
                 worker.proc.join(1)
                 self._retire(worker)
-                return Outcome(task, False, seconds=elapsed,
+                return Outcome(task, False, seconds=time.monotonic() - worker.started,
                                reason=f"the grader's worker process {_death(worker.proc.exitcode)} while grading "
                                       "this notebook (did a cell end the process that started its kernel?)")
-        elapsed = time.monotonic() - worker.started
-        if elapsed > worker.limit(self.grace):
+        if worker.overdue(self.silence) <= 0:
+            now = time.monotonic()
+            elapsed = now - worker.started
             self._retire(worker)
             if not worker.begun:
-                return Outcome(task, False, seconds=elapsed,
-                               reason=f"the grader's worker did not start within {BOOT_SECONDS:g} s")
-            return Outcome(task, False, seconds=elapsed,
-                           reason=f"stopped by the grader after {elapsed:.0f} s: the notebook's time budget of "
-                                  f"{task.deadline:g} s was over and its worker did not end it")
+                why = f"the grader's worker did not start within {BOOT_SECONDS:g} s"
+            elif now - worker.seen >= self.silence:
+                why = (f"the grader's worker stopped answering for {now - worker.seen:.0f} s while grading this "
+                       "notebook (was it stopped by a cell?); it was ended")
+            else:
+                why = (f"stopped by the grader after {elapsed:.0f} s: far past the notebook's time budget, "
+                       "and its worker had not ended it")
+            return Outcome(task, False, seconds=elapsed, reason=why)
         return None
 
     def _retire(self, worker):
