@@ -187,8 +187,10 @@ def _grade(args):
                       resumed=bool(args.resume))
 
     def stop(signum, frame):
+        for sig in (signal.SIGTERM, signal.SIGINT):   # once: the cleanup (ending workers) is not interrupted
+            signal.signal(sig, signal.SIG_IGN)
         raise KeyboardInterrupt
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     start = time.monotonic()
     try:
         subs, skipped = grade_class(found, sets, folder, jobs=jobs, csv_path=args.csv, feedback=args.feedback,
@@ -197,12 +199,16 @@ def _grade(args):
                                     timeout=args.timeout, expected_set=args.set, seed=seed, sandbox=args.sandbox,
                                     notebook_timeout=args.notebook_timeout)
     except KeyboardInterrupt:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
         print("nnbook grade: interrupted" + (f"; the gradebook {args.csv} holds the notebooks graded so far; "
                                              "continue with the same command and --resume" if args.csv else ""),
               file=sys.stderr)
+        previous = {}                                  # stay deaf to signals: the process is ending
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     elapsed = time.monotonic() - start
     errors = sum(bool(s.error) for s in subs)
     total = sum(s.total for s in subs)

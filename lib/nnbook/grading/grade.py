@@ -500,7 +500,7 @@ def grade_class(found, sets, solutions_dir, jobs=1, csv_path=None, feedback=None
     subs = [None] * len(entries)
     state = {"skipped": 0}
 
-    def finish(i, sub):
+    def finish(i, sub, write=True):
         entry = entries[i]
         sub.flags = list(sub.flags) + [n for n in entry.notes if n not in sub.flags]
         subs[i] = sub
@@ -509,7 +509,7 @@ def grade_class(found, sets, solutions_dir, jobs=1, csv_path=None, feedback=None
         if feedback:
             write_feedback(sub, feedback, fmt, name=names[i])
         echo(table(sub))
-        if csv_path:
+        if csv_path and write:
             finished = [s for s in subs if s is not None]
             write_csv(finished, csv_path, sets)
             write_class_report(finished, sets, Path(csv_path).parent, fresh=False)
@@ -518,14 +518,15 @@ def grade_class(found, sets, solutions_dir, jobs=1, csv_path=None, feedback=None
     for i, e in enumerate(entries):
         key = os.path.abspath(e.path)
         if e.refused:
-            finish(i, _unrun(e, sets, options, e.refused, with_tests=e.refused.startswith("wrong exercise set")))
+            finish(i, _unrun(e, sets, options, e.refused, with_tests=e.refused.startswith("wrong exercise set")),
+                   write=False)
         elif key in done and done[key][0] == e.sha256:
             subs[i] = done[key][1]
             subs[i].flags = [f for f in subs[i].flags if f not in e.notes] + e.notes
             state["skipped"] += 1
         elif _killed_twice(strikes.get(key, [])):
             finish(i, _unrun(e, sets, options, "not graded: the grading run was killed twice while this notebook "
-                             "was being graded (look at it by hand, or grade it with --sandbox)"))
+                             "was being graded (look at it by hand, or grade it with --sandbox)"), write=False)
         else:
             budget = options.get("notebook_timeout") or notebook_budget(sets[e.set_name], options.get("timeout", 30))
 
