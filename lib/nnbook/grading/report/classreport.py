@@ -98,17 +98,17 @@ REDRAW_SECONDS = 30.0
 
 
 def _figure(entry, title, fresh=True):
-    """:func:`figure_png`, drawn again only when the set's scores changed; with ``fresh=False``
-    (during a run, where the report is rewritten after every notebook) the last figure of the set
-    is reused if it is younger than :data:`REDRAW_SECONDS` (drawing one costs about as much as
-    grading a notebook)."""
+    """:func:`figure_png`, drawn again only when the set's scores changed. With ``fresh=False``
+    (during a run, where the report is rewritten after every notebook) at most one figure is drawn
+    per :data:`REDRAW_SECONDS` (drawing one costs about as much as grading a notebook): meanwhile
+    the set's last figure is shown, or none (None) until its first is drawn."""
     import time
     key = (title, tuple((g, ex["max"], tuple(sorted(ex["scores"].items()))) for g, ex in entry["exercises"].items()))
     if key in _FIGURES:
         return _FIGURES[key]
     recent = _DRAWN["at"] is not None and time.monotonic() - _DRAWN["at"] < REDRAW_SECONDS
-    if not fresh and recent and title in _LATEST:
-        return _LATEST[title]
+    if not fresh and recent:
+        return _LATEST.get(title)
     if len(_FIGURES) > 64:
         _FIGURES.clear()
     _FIGURES[key] = _LATEST[title] = figure_png(entry, title)
@@ -153,7 +153,8 @@ def html_page(summary, skipped=(), fresh=True):
         parts.append(f"<h2>{e(name)} ({n} learner{'s' if n != 1 else ''})</h2>")
         try:
             png = _figure(entry, f"{name}: score distribution", fresh)
-            parts.append(f"<img alt='score distribution per exercise' src='data:image/png;base64,{png}'>")
+            parts.append(f"<img alt='score distribution per exercise' src='data:image/png;base64,{png}'>" if png
+                         else "<p>(the figure is drawn as the run goes on)</p>")
         except Exception as exc:                 # the tables still say everything
             parts.append(f"<p>(no figure: {e(str(exc))})</p>")
         rows = []
