@@ -114,7 +114,7 @@ def test_submission_files_and_run_harm(graded, student):
     total, top, error = FILES[student]
     row = rows[student]
     assert (float(row["total"]), float(row["max"])) == (total, top), row
-    assert (error in row["error"]) if error else row["error"] == "", row
+    assert (error in row["error"]) if error else row["error"] == "", row["error"]
 
 
 def test_identity_comes_from_the_folder_and_second_notebooks_are_flagged(graded):

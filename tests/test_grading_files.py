@@ -286,12 +286,12 @@ def test_the_budget_cuts_a_run_of_slow_cells():
 
 @pytest.mark.parametrize("mode", MODES)
 def test_slow_cells_run_out_of_the_notebooks_budget(tmp_path, mode):
-    """15 cells of 1.5 s, each under --timeout 2: the default budget (2 s x (4 checks + 2) = 12 s)
-    stops them; the test before them keeps its points, the one after gets 0 and the gradebook
-    says why. (On main the notebook ran for 27 s and got 5/5.)"""
+    """15 cells of 1.5 s, each under --timeout 2, after the forward's test: a budget of 12 s stops
+    them; the test before them keeps its points, the one after gets 0 and the gradebook says
+    why. (On main the notebook ran for 27 s and got 5/5.)"""
     make_submissions.run_harm(tmp_path)
-    proc = _grade([tmp_path / "slow_cells.ipynb", *mode, "--timeout", "2", "--seed", "1", "--csv",
-                   tmp_path / "g.csv", "--feedback", ""], tmp_path)
+    proc = _grade([tmp_path / "slow_cells.ipynb", *mode, "--timeout", "2", "--notebook-timeout", "12", "--seed", "1",
+                   "--csv", tmp_path / "g.csv", "--feedback", ""], tmp_path)
     assert proc.returncode == 0, proc.stderr
     row, = _rows(tmp_path / "g.csv")
     assert (row["dropout_forward"], row["dropout_backward"], row["total"]) == ("3", "0", "3"), row
@@ -299,10 +299,24 @@ def test_slow_cells_run_out_of_the_notebooks_budget(tmp_path, mode):
     assert "not run — the notebook's time budget of 12 s ran out" in proc.stdout
 
 
+def test_the_default_budget_is_sized_from_the_set(monkeypatch, tmp_path):
+    """--timeout x (checks + 2), at least 2 minutes; without --notebook-timeout it is what applies
+    (here made small, so that the slow cells run into it)."""
+    from nnbook.grading import grade
+    sets = grade.load_sets(ROOT / "solutions")
+    assert grade.notebook_budget(sets["ex1_fully_connected"], 60) == 60 * (10 + 2)
+    assert grade.notebook_budget(sets["ex5_dropout"], 60) == 60 * (4 + 2)
+    assert grade.notebook_budget(sets["ex5_dropout"], 2) == grade.MIN_BUDGET == 120
+    make_submissions.run_harm(tmp_path)
+    monkeypatch.setattr(grade, "notebook_budget", lambda exercise_set, timeout: 6.0)
+    sub = grade.grade_notebook(tmp_path / "slow_cells.ipynb", sets, timeout=2)
+    assert sub.error.startswith("the notebook's time budget of 6 s ran out"), sub
+    assert sub.tests[1].status == "not run"
+
+
 def test_notebook_timeout_option(tmp_path):
-    from nnbook.grading.grade import grade_notebook, load_sets, notebook_budget
+    from nnbook.grading.grade import grade_notebook, load_sets
     sets = load_sets(ROOT / "solutions")
-    assert notebook_budget(sets["ex5_dropout"], 2) == 12 and notebook_budget(sets["ex1_fully_connected"], 60) == 720
     make_submissions.run_harm(tmp_path)
     sub = grade_notebook(tmp_path / "slow_cells.ipynb", sets, timeout=2, notebook_timeout=4)
     assert sub.error.startswith("the notebook's time budget of 4 s ran out"), sub

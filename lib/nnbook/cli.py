@@ -239,7 +239,7 @@ def main(argv=None):
                    help="time limit per cell and per call into the learner's kernel (default: 60)")
     g.add_argument("--notebook-timeout", type=float, default=None, metavar="SECONDS",
                    help="time limit for running a whole notebook's cells and calls, kernel starts not counted "
-                   "(default: --timeout x (the set's number of checks + 2)); a notebook that runs out of it keeps "
+                   "(default: --timeout x (the set's number of checks + 2), at least 120); a notebook that runs out of it keeps "
                    "the points of the tests done, and the gradebook says so")
     g.add_argument("--feedback", metavar="DIR", default=None,
                    help="folder for the per-submission feedback reports (default: feedback; '' for none)")

@@ -324,12 +324,16 @@ def new_seed():
     return random.SystemRandom().randrange(1, 10 ** 9)
 
 
+MIN_BUDGET = 120.0      # seconds: the least default budget, whatever --timeout
+
+
 def notebook_budget(exercise_set, timeout):
     """The default time budget of one notebook (``--notebook-timeout``): ``timeout`` (``--timeout``)
     for each check of the set, plus twice that for the setup and answer cells (starting the
-    kernel is not counted). Honest notebooks take a small part of it (seconds)."""
+    kernel is not counted), and at least :data:`MIN_BUDGET` (a short ``--timeout`` on a busy
+    machine must not cut honest notebooks, which take seconds)."""
     checks = sum(len(c) for c in exercise_set.checks.values()) or len(exercise_set.points)
-    return float(timeout) * (checks + 2)
+    return max(float(timeout) * (checks + 2), MIN_BUDGET)
 
 
 def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None, seed=None, sandbox=False,
