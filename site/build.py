@@ -9,7 +9,8 @@ Steps (writes only under ``--out``, default ``site/_build``):
    fails the build; a notebook with widget outputs but no saved widget state is re-executed
    into the staging copy (with nbclient, which saves the state) so its snapshots render;
 2. stage ``OUT/src``: ``site/index.md`` plus tables of contents for every ``book/*.ipynb`` and
-   ``exercises/*.ipynb`` that exists, and copies of those two folders;
+   ``exercises/*.ipynb`` that exists, and copies of those two folders (a chapter's link to the
+   learner's own copy, ``../workspace/exN_*.ipynb``, leads to that exercise's page);
 3. ``sphinx-build -W --keep-going`` (warnings are errors) into ``OUT/html``;
 4. check that no built page loads a script, stylesheet or font from ``http(s)://``.
 
@@ -35,6 +36,11 @@ REMOTE_ASSET = re.compile(
     r"""<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//"""
     r"""|<link\b[^>]*\bhref\s*=\s*["']?(?:https?:)?//"""
     r"""|url\(\s*["']?(?:https?:)?//|@import\s+["'](?:https?:)?//""", re.I)
+
+
+# In JupyterLab a chapter links the learner's copy of an exercise set (workspace/, made by
+# `python3 dev.py lab`); the site has no workspace, so the link goes to the set's page.
+WORKSPACE_LINK = re.compile(r"\]\(\.\./workspace/(ex[^)\s]*\.ipynb)\)")
 
 
 class BuildError(RuntimeError):
@@ -91,6 +97,9 @@ def sync_tree(src, dst):
         target = dst / item.name
         if item.is_dir():
             sync_tree(item, target)
+        elif item.suffix == ".ipynb":
+            text = WORKSPACE_LINK.sub(r"](../exercises/\1)", item.read_text(encoding="utf-8"))
+            write_if_changed(target, text)
         elif not target.exists() or target.read_bytes() != item.read_bytes():
             shutil.copy2(item, target)
     for stale in dst.iterdir():

@@ -2,7 +2,9 @@
 
 Each notebook must be valid nbformat JSON, committed executed (every code cell with source has an
 execution count), free of error outputs (except cells tagged ``raises-exception``), and link only
-to exercise notebooks that exist; a chapter N with an exercise set ``exN_*`` must link to it.
+to exercise notebooks that exist; a chapter N with an exercise set ``exN_*`` must link to it, in the
+learner's own copy ``../workspace/exN_*.ipynb`` (made by ``python3 dev.py lab``), never to the tracked
+``exercises/`` release that an edit would change.
 """
 import json
 import re
@@ -15,10 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 CHAPTERS = sorted(BOOK.glob("*.ipynb"))
 
-# The exercise notebooks the chapters may point to (exercises/ is made from solutions/):
-# set N belongs to chapter N.
+# The exercise notebooks the chapters may point to (exercises/ is made from solutions/, and the
+# learner's workspace/ is copied from exercises/): set N belongs to chapter N.
 EXERCISES = tuple(sorted(p.name for p in (ROOT / "solutions").glob("ex*_*.ipynb")))
-EXERCISE_LINK = re.compile(r"exercises/([^)\s`'\"]+\.ipynb)")
+EXERCISE_LINK = re.compile(r"workspace/([^)\s`'\"]+\.ipynb)")
+RELEASE_LINK = re.compile(r"\]\((?:\.\./)?exercises/[^)\s]*\.ipynb\)")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
@@ -76,6 +79,26 @@ def test_no_unexpected_errors(path):
     assert not bad, f"{path.name}: error outputs in cells not tagged raises-exception: {bad}"
 
 
+MACHINE_PATH = re.compile(r"(/work/|/tmp/|/home/|/root/|site-packages)")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
+def test_no_warnings_or_machine_paths(path):
+    """Readers see no warnings on stderr, and nbval compares outputs that name no folder of the machine
+    that executed the notebook (a warning quotes the file it came from, so it fails on every other machine)."""
+    bad = []
+    for i, cell in _code_cells(_load(path)):
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream" and out.name == "stderr" and \
+                    "nbval-ignore-output" not in cell.metadata.get("tags", []):
+                bad.append(f"cell {i} writes to stderr: {out.text[:120]!r}")
+            text = out.get("text", "") + "".join(v for k, v in out.get("data", {}).items()
+                                                  if k.startswith("text/") and isinstance(v, str))
+            if (m := MACHINE_PATH.search(text)):
+                bad.append(f"cell {i} shows a path of this machine: ...{text[max(0, m.start() - 40):m.end() + 40]!r}")
+    assert not bad, f"{path.name}: {bad}"
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
 def test_outputs_fit_nbval(path):
     """No SVG (nbval compares it and its date stamps differ); widget cells ignored by nbval;
@@ -104,6 +127,9 @@ def test_outputs_fit_nbval(path):
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
 def test_exercise_links(path):
     nb = _load(path)
+    released = RELEASE_LINK.findall(_markdown(nb))
+    assert not released, (f"{path.name}: links into the tracked exercises/ release {released}; link the "
+                          "learner's own copy ../workspace/<name>.ipynb instead (answers never land in a tracked file)")
     linked = EXERCISE_LINK.findall(_markdown(nb))
     unknown = sorted(set(linked) - set(EXERCISES))
     assert not unknown, f"{path.name}: links to unknown exercise notebooks {unknown}; expected one of {EXERCISES}"
@@ -113,8 +139,8 @@ def test_exercise_links(path):
     n = _chapter_number(path)
     own = [name for name in EXERCISES if name.startswith(f"ex{n}_")]
     for name in own:
-        assert f"../exercises/{name}" in _markdown(nb), (
-            f"{path.name}: chapter {n} must link to its exercise notebook ../exercises/{name}")
+        assert f"](../workspace/{name})" in _markdown(nb), (
+            f"{path.name}: chapter {n} must link to its exercise notebook ../workspace/{name}")
 
 
 def test_every_exercise_set_has_its_chapter():

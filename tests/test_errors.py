@@ -80,7 +80,8 @@ def test_labels_out_of_range_and_wrong_type():
 
 
 @pytest.mark.parametrize("layer", [L.Linear(2, 2), L.Conv2d(1, 1, 1), L.ReLU(), L.MaxPool2d(2),
-                                   L.BatchNorm2d(1), L.Dropout(0.5), L.ResidualBlock(1, 1), L.Flatten()])
+                                   L.BatchNorm2d(1), L.LayerNorm(2), L.GroupNorm(1, 1), L.Dropout(0.5),
+                                   L.ResidualBlock(1, 1), L.BottleneckBlock(1, 1), L.Flatten()])
 def test_backward_before_forward(layer):
     with raises(RuntimeError, layer.name, "backward called before forward"):
         layer.backward(np.zeros((1, 1, 2, 2), f32))
@@ -117,9 +118,45 @@ def test_shortcut_batch_mismatch():
         F.shortcut_forward(np.zeros((2, 1, 2, 2)), np.zeros((3, 1, 2, 2)))
 
 
+def test_bottleneck_block_input_errors():
+    block = L.BottleneckBlock(8, 2)
+    with raises(ValueError, "BottleneckBlock(8→2→8, stride=1): expected input of shape (N, 8, H, W)", "(2, 4, 5, 5)"):
+        block(np.zeros((2, 4, 5, 5), f32))
+    with raises(ValueError, "BottleneckBlock(8→2→8, stride=1)", "(8, 5, 5)"):
+        block(np.zeros((8, 5, 5), f32))                            # no batch axis
+
+
 def test_batchnorm_single_value_per_channel_in_training():
     with raises(ValueError, "batchnorm_forward", "more than 1 value per channel", "(1, 3)"):
         L.BatchNorm1d(3)(np.zeros((1, 3), f32))
+
+
+def test_layernorm_and_groupnorm_input_errors():
+    with raises(ValueError, "LayerNorm(8): expected input of shape (N, 8)", "got (2, 7)"):
+        L.LayerNorm(8)(np.zeros((2, 7), f32))
+    with raises(ValueError, "LayerNorm((3, 4, 4)): expected input of shape (N, 3, 4, 4)", "got (3, 4, 4)"):
+        L.LayerNorm((3, 4, 4))(np.zeros((3, 4, 4), f32))          # no batch axis
+    with raises(ValueError, "GroupNorm(2, 6): expected input of shape (N, 6, *), got (2, 4, 3, 3)"):
+        L.GroupNorm(2, 6)(np.zeros((2, 4, 3, 3), f32))
+    with raises(ValueError, "layernorm_forward: expected x of shape (*, 5, 6)", "got (2, 6, 5)"):
+        F.layernorm_forward(np.zeros((2, 6, 5)), (5, 6))
+    with raises(ValueError, "layernorm_forward: expected gamma of shape (5,), got (4,)"):
+        F.layernorm_forward(np.zeros((2, 5)), 5, np.ones(4))
+    with raises(ValueError, "groupnorm_forward: num_groups 4 must divide the 6 channels", "(2, 6, 3)"):
+        F.groupnorm_forward(np.zeros((2, 6, 3)), 4)
+    with raises(ValueError, "groupnorm_forward: expected beta of shape (6,), got (3,)"):
+        F.groupnorm_forward(np.zeros((2, 6, 3)), 3, np.ones(6), np.zeros(3))
+    with raises(ValueError, "groupnorm_forward: expected x of shape (N, C, *)", "1-D"):
+        F.groupnorm_forward(np.zeros(6), 3)
+    with raises(TypeError, "LayerNorm: normalized_shape must be an int or a non-empty tuple of ints, got 2.5"):
+        L.LayerNorm(2.5)
+    with raises(ValueError, "LayerNorm(3)", "contains NaN"):
+        L.LayerNorm(3)(np.full((2, 3), np.nan, f32))
+    _, cache = F.groupnorm_forward(np.ones((2, 4, 3)), 2)
+    with raises(ValueError, "groupnorm_backward", "dout of shape (2, 4, 3)", "(2, 4)"):
+        F.groupnorm_backward(np.zeros((2, 4)), cache)
+    with raises(TypeError, "layernorm_backward: cache must be the tuple"):
+        F.layernorm_backward(np.zeros((2, 4)), cache)
 
 
 def test_fit_rejects_bad_options_and_labels():
@@ -135,6 +172,16 @@ def test_fit_rejects_bad_options_and_labels():
         nnbook.fit(model, X, np.full(4, 7), progress=False)
 
 
+def test_update_bn_rejects_bad_data():
+    model = nnbook.models.bn_mlp((2, 3, 2))
+    with raises(ValueError, "update_bn: expected X as an array of shape (N, ...)", "list"):
+        nnbook.update_bn(model, [[0.0, 1.0]])
+    model.eval()
+    with raises(ValueError, "Linear(2→3): expected input of shape (N, 2), got (4, 5)"):
+        nnbook.update_bn(model, np.zeros((4, 5), f32))             # fails inside the pass
+    assert model[1].momentum == 0.1 and not model[1].training     # momentum and mode put back
+
+
 def test_sequential_rejects_non_layers():
     with raises(TypeError, "Sequential: item 1 is not a layer", "function"):
         L.Sequential(L.ReLU(), lambda x: x)
@@ -146,7 +193,13 @@ def test_sequential_rejects_non_layers():
     (lambda: L.Conv2d(3, -1, 3), "Conv2d: out_channels must be a positive int, got -1"),
     (lambda: L.BatchNorm2d(0), "BatchNorm2d: num_features must be a positive int, got 0"),
     (lambda: L.BatchNorm2d(4, momentum=2), "BatchNorm2d: need 0 <= momentum <= 1"),
+    (lambda: L.GroupNorm(4, 6), "GroupNorm: num_channels (6) must be divisible by num_groups (4)"),
+    (lambda: L.GroupNorm(0, 6), "GroupNorm: num_groups must be a positive int, got 0"),
+    (lambda: L.LayerNorm((3, 0)), "LayerNorm: normalized_shape must hold positive sizes, got (3, 0)"),
+    (lambda: L.LayerNorm(4, eps=0), "LayerNorm: eps must be a positive number, got 0"),
     (lambda: L.ResidualBlock(4, 8, stride=0), "ResidualBlock: stride must be a positive int, got 0"),
+    (lambda: L.BottleneckBlock(4, 0), "BottleneckBlock: width must be a positive int, got 0"),
+    (lambda: L.BottleneckBlock(4, 2, expansion=1.5), "BottleneckBlock: expansion must be a positive int, got 1.5"),
 ])
 def test_bad_constructor_arguments(make, fragment):
     with raises(ValueError, fragment):

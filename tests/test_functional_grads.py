@@ -88,6 +88,43 @@ def test_batchnorm_gradients(shape, training):
     assert max(errors.values()) < GRAD_TOL, errors
 
 
+@pytest.mark.parametrize("x_shape,normalized_shape", [((4, 6), 6), ((2, 3, 4, 5), (4, 5)), ((2, 3, 3, 2), (3, 3, 2)),
+                                                     ((1, 5), 5)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_layernorm_gradients(x_shape, normalized_shape, affine):
+    rng = np.random.default_rng(7)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+    x = rand(rng, *x_shape) * 2 + 1
+    if affine:
+        def forward(x, gamma, beta):
+            return F.layernorm_forward(x, normalized_shape, gamma, beta)
+        errors = check_pair_gradients(forward, F.layernorm_backward, (x, rand(rng, *shape), rand(rng, *shape)),
+                                      "x gamma beta".split(), rng)
+    else:
+        errors = check_pair_gradients(lambda x: F.layernorm_forward(x, normalized_shape), F.layernorm_backward,
+                                      (x,), ["x"], rng)
+    assert max(errors.values()) < GRAD_TOL, errors
+
+
+# more than 2 values per group: a normalized pair is about (-1, 1) whatever x, with a dx too small to check
+@pytest.mark.parametrize("x_shape,num_groups", [((2, 6, 3, 3), 1), ((2, 6, 3, 3), 3), ((2, 4, 2, 3), 4),
+                                                ((3, 8), 2), ((1, 4, 5), 2)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_groupnorm_gradients(x_shape, num_groups, affine):
+    rng = np.random.default_rng(8)
+    C = x_shape[1]
+    x = rand(rng, *x_shape) * 2 + 1
+    if affine:
+        def forward(x, gamma, beta):
+            return F.groupnorm_forward(x, num_groups, gamma, beta)
+        errors = check_pair_gradients(forward, F.groupnorm_backward, (x, rand(rng, C), rand(rng, C)),
+                                      "x gamma beta".split(), rng)
+    else:
+        errors = check_pair_gradients(lambda x: F.groupnorm_forward(x, num_groups), F.groupnorm_backward,
+                                      (x,), ["x"], rng)
+    assert max(errors.values()) < GRAD_TOL, errors
+
+
 @pytest.mark.parametrize("x_shape,y_shape", [
     ((2, 3, 4, 4), (2, 3, 4, 4)), ((2, 3, 4, 4), (2, 3, 2, 2)), ((2, 2, 3, 3), (2, 4, 6, 6)),
     ((1, 4, 4, 6), (1, 2, 2, 3)), ((1, 2, 5, 5), (1, 3, 2, 2))])

@@ -141,6 +141,8 @@ def test_softmax_cross_entropy_is_stable_and_averaged():
     ("tanh_forward", lambda r, t: (r((3, 5)),)),
     ("batchnorm_forward", lambda r, t: (r((3, 2, 2, 2)), r((2,)), r((2,)), np.zeros(2, t), np.ones(2, t))),
     ("dropout_forward", lambda r, t: (r((3, 5)), 0.5)),
+    ("layernorm_forward", lambda r, t: (r((3, 2, 4)), (2, 4), r((2, 4)), r((2, 4)))),
+    ("groupnorm_forward", lambda r, t: (r((3, 4, 2, 2)), 2, r((4,)), r((4,)))),
 ])
 def test_float32_in_float32_out(op, args):
     rng = np.random.default_rng(0)

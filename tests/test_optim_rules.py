@@ -122,3 +122,158 @@ def test_bad_input_is_named():
         adam(w, w, {"beta1": 1.0})
     with pytest.raises(ValueError, match=r"rmsprop: config\['lr'\] must be positive, got -1"):
         rmsprop(w, w, {"lr": -1})
+
+
+# --- Nesterov momentum, AdaGrad, gradient clipping, weight decay that skips some parameters ---------
+
+from nnbook.optim import Adagrad, adagrad, clip_grad_norm, sgd_nesterov  # noqa: E402
+
+
+@pytest.mark.parametrize("make, rule, config", [
+    (lambda m, wd: SGD(m, lr=0.1, momentum=0.8, nesterov=True, weight_decay=wd), sgd_nesterov,
+     {"lr": 0.1, "momentum": 0.8}),
+    (lambda m, wd: Adagrad(m, lr=0.05, eps=1e-10, weight_decay=wd), adagrad, {"lr": 0.05, "eps": 1e-10}),
+])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+def test_new_rules_equal_their_optimizer_objects(make, rule, config, weight_decay):
+    rng = np.random.default_rng(0)
+    model = _Two(rng)
+    w = {k: v.copy() for k, v in model.params.items()}
+    opt = make(model, weight_decay)
+    configs = {k: dict(config) for k in w}
+    for g in _grads(rng, 6):
+        model.grads.update({k: v.copy() for k, v in g.items()})
+        opt.step()
+        for k in w:
+            w[k], configs[k] = rule(w[k], g[k] + weight_decay * w[k], configs[k])
+    for k in w:
+        np.testing.assert_allclose(model.params[k], w[k], rtol=1e-12, atol=1e-14)
+
+
+def test_nesterov_and_adagrad_match_torch_over_several_steps():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    w0 = rng.standard_normal((4, 3))
+    grads = [rng.standard_normal((4, 3)) for _ in range(8)]
+    cases = [(sgd_nesterov, {"lr": 0.1, "momentum": 0.8},
+              lambda p: torch.optim.SGD([p], lr=0.1, momentum=0.8, nesterov=True), {"velocity": "momentum_buffer"}),
+             (adagrad, {"lr": 0.05, "eps": 1e-10},
+              lambda p: torch.optim.Adagrad([p], lr=0.05, eps=1e-10), {"cache": "sum"})]
+    for rule, config, make_torch, named in cases:
+        tp = torch.tensor(w0, requires_grad=True)
+        topt = make_torch(tp)
+        w, config = w0.copy(), dict(config)
+        for g in grads:
+            tp.grad = torch.tensor(g)
+            topt.step()
+            w, config = rule(w, g, config)
+            np.testing.assert_allclose(w, tp.detach().numpy(), rtol=1e-10, atol=1e-12)
+        for ours, theirs in named.items():
+            np.testing.assert_allclose(config[ours], topt.state[tp][theirs].numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_nesterov_is_the_look_ahead_form_and_adagrad_steps_shrink_like_one_over_sqrt_t():
+    # Sutskever's form: v <- mu v - lr grad(w + mu v); w <- w + v. PyTorch's form stores w + mu v.
+    grad = lambda p: np.array([1.0, 20.0]) * p
+    w, v = np.array([-4.5, 1.5]), np.zeros(2)
+    ours, config = w.copy(), {"lr": 0.05, "momentum": 0.9}
+    for _ in range(30):
+        v = 0.9 * v - 0.05 * grad(w + 0.9 * v)
+        w = w + v
+        ours, config = sgd_nesterov(ours, grad(ours), config)
+        np.testing.assert_allclose(ours, w + 0.9 * v, rtol=1e-12, atol=1e-14)
+    # a constant gradient: AdaGrad's t-th step is lr / sqrt(t) in every coordinate
+    w, config, g = np.zeros(2), {"lr": 0.1}, np.array([3.0, -0.01])
+    for t in range(1, 50):
+        nw, config = adagrad(w, g, config)
+        np.testing.assert_allclose(np.abs(nw - w), 0.1 / np.sqrt(t), rtol=1e-6)
+        w = nw
+
+
+def test_nesterov_needs_momentum_and_new_rules_name_bad_input():
+    with pytest.raises(ValueError, match="SGD: nesterov=True needs a momentum > 0"):
+        SGD(_Two(np.random.default_rng(0)), lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match=r"sgd_nesterov: dw must have the shape of w \(3,\), got \(2,\)"):
+        sgd_nesterov(np.zeros(3), np.zeros(2))
+    with pytest.raises(ValueError, match=r"adagrad: config\['lr'\] must be positive, got 0"):
+        adagrad(np.zeros(3), np.zeros(3), {"lr": 0})
+
+
+def _filled(rng, dtype=np.float64):
+    model = nnbook.models.mlp((5, 4, 3), rng=rng, dtype=dtype)
+    for _, m, k in model.named_parameters():
+        m.grads[k] = rng.standard_normal(m.params[k].shape).astype(dtype)
+    return model
+
+
+def test_clip_grad_norm_matches_torch():
+    torch = pytest.importorskip("torch")
+    for max_norm in (0.5, 1e3):                              # clipped, and left alone
+        model = _filled(np.random.default_rng(3))
+        tensors = []
+        for _, m, k in model.named_parameters():
+            t = torch.tensor(m.params[k], requires_grad=True)
+            t.grad = torch.tensor(m.grads[k].copy())
+            tensors.append(t)
+        total_t = torch.nn.utils.clip_grad_norm_(tensors, max_norm)
+        before = [m.grads[k].copy() for _, m, k in model.named_parameters()]
+        total = clip_grad_norm(model, max_norm)
+        assert abs(total - float(total_t)) < 1e-12 * total
+        for (_, m, k), t, g0 in zip(model.named_parameters(), tensors, before):
+            np.testing.assert_allclose(m.grads[k], t.grad.numpy(), rtol=1e-12, atol=1e-15)
+        after = np.sqrt(sum((m.grads[k] ** 2).sum() for _, m, k in model.named_parameters()))
+        if max_norm < total:
+            assert after <= max_norm and after > 0.999 * max_norm
+        else:
+            assert all(np.array_equal(m.grads[k], g0) for (_, m, k), g0 in zip(model.named_parameters(), before))
+
+
+def test_clip_grad_norm_keeps_dtype_and_names_bad_input():
+    model = _filled(np.random.default_rng(4), np.float32)
+    clip_grad_norm(model, 0.1)
+    assert all(m.grads[k].dtype == np.float32 for _, m, k in model.named_parameters())
+    with pytest.raises(ValueError, match="clip_grad_norm: max_norm must be positive, got 0"):
+        clip_grad_norm(model, 0)
+
+
+def _sgd_run(no_decay, torch_groups=False):
+    """Four SGD steps (momentum 0.9, weight decay 0.05) on a small MLP with non-zero biases; the
+    parameters after them, from nnbook (``no_decay``) or from torch with the biases in a group
+    without decay."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    model = nnbook.models.mlp((5, 4, 3), rng=rng, dtype=np.float64)
+    for _, m, k in model.named_parameters():
+        m.params[k] = rng.standard_normal(m.params[k].shape)      # non-zero biases, so decay would show
+    grads = [{name: rng.standard_normal(m.params[k].shape) for name, m, k in model.named_parameters()}
+             for _ in range(4)]
+    if torch_groups:
+        tensors = {name: torch.tensor(m.params[k].copy(), requires_grad=True)
+                   for name, m, k in model.named_parameters()}
+        groups = [{"params": [t for n, t in tensors.items() if not n.endswith(".b")]},
+                  {"params": [t for n, t in tensors.items() if n.endswith(".b")], "weight_decay": 0.0}]
+        topt = torch.optim.SGD(groups, lr=0.1, momentum=0.9, weight_decay=0.05)
+        for g in grads:
+            for n, t in tensors.items():
+                t.grad = torch.tensor(g[n].copy())
+            topt.step()
+        return {n: t.detach().numpy() for n, t in tensors.items()}
+    opt = SGD(model, lr=0.1, momentum=0.9, weight_decay=0.05, no_decay=no_decay)
+    for g in grads:
+        for name, m, k in model.named_parameters():
+            m.grads[k] = g[name].copy()
+        opt.step()
+    return {name: m.params[k] for name, m, k in model.named_parameters()}
+
+
+def test_weight_decay_skips_the_keys_in_no_decay_like_torch_param_groups():
+    theirs = _sgd_run(None, torch_groups=True)
+    ours = _sgd_run(("b",))
+    for name in theirs:
+        np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-12, atol=1e-14)
+    # without no_decay the biases are decayed too, and only they differ
+    everything = _sgd_run(())
+    for name in theirs:
+        assert np.array_equal(everything[name], ours[name]) != name.endswith(".b")
+    with pytest.raises(TypeError, match="no_decay must be a tuple of parameter keys"):
+        SGD(nnbook.models.mlp((2, 2)), lr=0.1, no_decay="b")

@@ -104,3 +104,48 @@ def test_layers_default_init_draws_from_nnbook_init():
     # and with the scale the docstrings promise: fan_in = C * kh * kw for a convolution
     big = nnbook.Conv2d(32, 64, 3, rng=np.random.default_rng(5), dtype=np.float64).params["W"]
     assert abs(big.std() / np.sqrt(2 / (32 * 9)) - 1) < 0.02
+
+
+def test_uniform_inits_have_their_variance_and_torch_bounds():
+    rng = np.random.default_rng(1)
+    W = init.uniform((500, 400), 0.3, rng=rng, dtype=np.float32)
+    assert W.dtype == np.float32 and np.abs(W).max() <= 0.3 and abs(W.var() / (0.3 ** 2 / 3) - 1) < 0.01
+    for shape in ((400, 500), (16, 32, 3, 3)):
+        fan_in, fan_out = init.fans(shape)
+        assert abs(init.he_uniform(shape, rng).var() / (2 / fan_in) - 1) < 0.02
+        assert abs(init.xavier_uniform(shape, rng).var() / (2 / (fan_in + fan_out)) - 1) < 0.02
+        # PyTorch's default (a = sqrt(5)): uniform on +-1/sqrt(fan_in), a sixth of He's variance
+        assert abs(init.he_uniform(shape, rng, a=np.sqrt(5)).var() / (1 / (3 * fan_in)) - 1) < 0.02
+    with pytest.raises(ValueError, match="he_uniform: a must be a finite number >= 0"):
+        init.he_uniform((2, 2), a=-1.0)
+    with pytest.raises(ValueError, match="uniform: bound must be a finite number >= 0"):
+        init.uniform((2, 2), np.inf)
+
+
+def test_uniform_bounds_equal_torch():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    big = 2_000_000
+
+    def torch_bound(fill, shape):                   # the largest |w| of many draws: the bound, to ~1e-6
+        t = torch.empty(shape, dtype=torch.float64)
+        fill(t)
+        return float(t.abs().max())
+
+    def ours_bound(make, shape):
+        return float(np.abs(make(shape)).max())
+
+    rng = np.random.default_rng(2)
+    # torch keeps a Linear weight as (out, in) and ours as (in, out); conv weights are (F, C, kh, kw)
+    for ours_shape, torch_shape in (((big // 100, 100), (100, big // 100)),
+                                    ((big // 72, 8, 3, 3), (big // 72, 8, 3, 3))):
+        pairs = [(lambda s: init.he_uniform(s, rng), lambda t: torch.nn.init.kaiming_uniform_(t, a=0.0)),
+                 (lambda s: init.he_uniform(s, rng, a=np.sqrt(5)),
+                  lambda t: torch.nn.init.kaiming_uniform_(t, a=np.sqrt(5))),
+                 (lambda s: init.xavier_uniform(s, rng), torch.nn.init.xavier_uniform_)]
+        for make, fill in pairs:
+            ours, theirs = ours_bound(make, ours_shape), torch_bound(fill, torch_shape)
+            assert abs(ours / theirs - 1) < 1e-4, (ours_shape, ours, theirs)
+    # nn.Linear's own default is the a = sqrt(5) case: bound 1 / sqrt(in_features)
+    lin = torch.nn.Linear(100, big // 100, dtype=torch.float64)
+    assert abs(float(lin.weight.detach().abs().max()) * np.sqrt(100) - 1) < 1e-4

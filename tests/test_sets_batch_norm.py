@@ -10,6 +10,8 @@ import nnbook.functional as F
 from nnbook.grading import EXERCISES, evaluate
 from nnbook.grading.judge.exercise import SETS
 
+from helpers import as_stated
+
 
 pytestmark = pytest.mark.usefixtures("references_as_learners")   # see tests/conftest.py
 
@@ -41,24 +43,25 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, 
             running_mean += a * new_mean
             running_var *= 1 - a
             running_var += a * new_var
-        mean_b = mean.reshape((1,) + mean.shape) if mean.ndim > 1 else mean.reshape(shape)
-        var_b = var.reshape((1,) + var.shape) if var.ndim > 1 else var.reshape(shape)
+        used = mean, var
     else:
-        mean_b, var_b = running_mean.reshape(shape), running_var.reshape(shape)
+        used = running_mean.copy(), running_var.copy()
+    mean_b, var_b = (v.reshape((1,) + v.shape) if v.ndim > 1 else v.reshape(shape) for v in used)
     xhat = (x - mean_b) / np.sqrt(var_b + eps)
     out = gamma.reshape(shape) * xhat + beta.reshape(shape)
-    return out, (xhat, gamma, var_b, eps, training)
+    return out, (x, gamma, *used, eps, training)
 
 
 def batchnorm_backward(dout, cache, constant_stats=False, axes_4d=(0, 2, 3)):
-    xhat, gamma, var_b, eps, training = cache
-    axes = (0,) if xhat.ndim == 2 else (0, 2, 3)
-    shape = (1, -1) if xhat.ndim == 2 else (1, -1, 1, 1)
-    sum_axes = (0,) if xhat.ndim == 2 else axes_4d
+    x, gamma, mean, var, eps, training = cache
+    axes = (0,) if x.ndim == 2 else (0, 2, 3)
+    shape = (1, -1) if x.ndim == 2 else (1, -1, 1, 1)
+    inv_std = 1 / np.sqrt(var.reshape(shape) + eps)
+    xhat = (x - mean.reshape(shape)) * inv_std
+    sum_axes = (0,) if x.ndim == 2 else axes_4d
     dbeta = dout.sum(axis=sum_axes)
     dgamma = (dout * xhat).sum(axis=sum_axes)
     dxhat = dout * gamma.reshape(shape)
-    inv_std = 1 / np.sqrt(var_b + eps)
     if not training or constant_stats:
         return dxhat * inv_std, dgamma, dbeta
     dx = inv_std * (dxhat - dxhat.mean(axis=axes, keepdims=True)
@@ -78,10 +81,11 @@ def backward_with(**mistake):
 
 @pytest.mark.parametrize("hidden", [False, True])
 def test_correct_answers_pass_without_hints(hidden):
-    for fwd in (forward_with(), F.batchnorm_forward):
+    for fwd in (forward_with(), as_stated("batchnorm_forward")):
         r = evaluate("batchnorm_forward", fwd, hidden=hidden)
         assert r.passed and hint_ids(r) == set(), r.text()
-    for fwd, bwd in ((forward_with(), backward_with()), (F.batchnorm_forward, F.batchnorm_backward)):
+    for fwd, bwd in ((forward_with(), backward_with()),
+                     (as_stated("batchnorm_forward"), as_stated("batchnorm_backward"))):
         r = evaluate("batchnorm_backward", bwd, fwd, hidden=hidden)
         assert r.passed and hint_ids(r) == set(), r.text()
 
@@ -178,3 +182,49 @@ def test_gradient_checks_catch_a_wrong_backward_in_both_modes():
     assert not any("training" in name and "numerical" in name for name in failing)
     r = evaluate("batchnorm_backward", backward_with(constant_stats=True), forward_with())
     assert not [res for res in r.results if res.case.gradcheck and res.case.kwargs["training"]][0].passed
+
+
+def test_layer_norm_and_group_norm_are_not_available_while_grading(tmp_path):
+    """Layer norm of x.T *is* batch norm of x (without gamma, beta): an answer could be built on it, so
+    the graded run blocks layer norm and group norm (and their private helpers) like batch norm itself."""
+    import os
+    import subprocess
+    import sys
+
+    from nnbook.grading.run.guard import build_overlay
+    rng = np.random.default_rng(0)
+    x, gamma, beta = rng.standard_normal((6, 4)) * 3 + 1, rng.standard_normal(4), rng.standard_normal(4)
+    cheat = F.layernorm_forward(x.T, 6)[0].T * gamma + beta            # the route the guard must close
+    assert np.allclose(cheat, F.batchnorm_forward(x, gamma, beta, np.zeros(4), np.ones(4))[0])
+    cheat_gn = F.groupnorm_forward(x.T, 1)[0].T * gamma + beta
+    assert np.allclose(cheat_gn, cheat)
+
+    build_overlay(tmp_path, "ex6_batch_norm", SETS["ex6_batch_norm"].not_available)
+    code = """
+import numpy as np, nnbook, nnbook.functional as F
+from nnbook.functional import layernorm
+x = np.ones((6, 4)) + np.arange(4)
+def attempt(f):
+    try:
+        f(); return 'ran'
+    except Exception as e:
+        return type(e).__name__ + ': ' + str(e)
+print(attempt(lambda: F.layernorm_forward(x.T, 6)))
+print(attempt(lambda: F.groupnorm_forward(x.T, 1)))
+print(attempt(lambda: layernorm._normalize_rows(x.T, 1e-5)))
+print(attempt(lambda: nnbook.LayerNorm(6)(x.T)))
+print(attempt(lambda: nnbook.GroupNorm(1, 4)(x)))
+print(attempt(lambda: F.relu_forward(x)))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(tmp_path)))
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 6, proc.stderr
+    message = "NotAvailableError: grading ex6_batch_norm: nnbook's own {} is not available to answers — write your own"
+    assert lines[0] == message.format("layernorm_forward")
+    # the private helper shared by the four functions is blocked too, in the name of one of them
+    users = ("layernorm_forward", "layernorm_backward", "groupnorm_forward", "groupnorm_backward")
+    assert lines[2] in {message.format(name) for name in users}
+    assert lines[1] == message.format("groupnorm_forward")
+    assert lines[3] == message.format("LayerNorm") and lines[4] == message.format("GroupNorm")
+    assert lines[5] == "ran"

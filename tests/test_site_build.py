@@ -110,3 +110,14 @@ def test_site_builds_offline_with_every_notebook(tmp_path):
             assert "widgets/embed.js" in text and "application/vnd.jupyter.widget-state+json" in text, page
     assert build.remote_assets(html) == []
     assert not re.search(r"<script[^>]+src=\"https?://", (html / "index.html").read_text())
+
+
+def test_links_to_the_learners_workspace_lead_to_the_exercise_page(tmp_path):
+    root = tmp_path / "repo"
+    link = "Work through [`../workspace/ex1_a.ipynb`](../workspace/ex1_a.ipynb)."
+    _notebook(root / "book" / "01_x.ipynb", [{"cell_type": "markdown", "metadata": {}, "source": link}])
+    _notebook(root / "exercises" / "ex1_a.ipynb", [_code([])])
+    src = build.stage(tmp_path / "out", root)
+    staged = json.loads((src / "book" / "01_x.ipynb").read_text())["cells"][0]["source"]
+    assert staged == "Work through [`../workspace/ex1_a.ipynb`](../exercises/ex1_a.ipynb)."
+    assert "](../workspace/ex1_a.ipynb)" in (root / "book" / "01_x.ipynb").read_text()   # repo untouched

@@ -136,3 +136,63 @@ def test_lr_schedule_cosine_and_callable():
     np.testing.assert_allclose(seen, [0.1, 0.05])
     with pytest.raises(ValueError, match="lr_schedule must be"):
         nnbook.fit(opt.model, X, y, epochs=1, optimizer=opt, lr_schedule="linear", progress=False)
+
+
+def test_fit_with_max_grad_norm_equals_a_loop_that_clips():
+    X, y, *_ = nnbook.data.load_digits()
+    X = X.reshape(len(X), -1)[:256]
+    y = y[:256]
+    clipped = nnbook.models.mlp((64, 32, 10), rng=np.random.default_rng(0))
+    nnbook.fit(clipped, X, y, epochs=2, batch_size=32, lr=0.5, seed=3, progress=False, max_grad_norm=0.5)
+    mine = nnbook.models.mlp((64, 32, 10), rng=np.random.default_rng(0))
+    opt = SGD(mine, lr=0.5)
+    rng, norms = np.random.default_rng(3), []
+    for _ in range(2):
+        order = rng.permutation(len(X))
+        for first in range(0, len(X), 32):
+            idx = order[first:first + 32]
+            logits = mine(X[idx])
+            _, d = nnbook.functional.softmax_cross_entropy(logits, y[idx])
+            mine.backward(d.astype(logits.dtype))
+            norms.append(nnbook.optim.clip_grad_norm(mine, 0.5))
+            opt.step()
+    assert max(norms) > 0.5                          # clipping did act
+    for (_, a, k), (_, b, _) in zip(clipped.named_parameters(), mine.named_parameters()):
+        assert np.array_equal(a.params[k], b.params[k])
+    unclipped = nnbook.models.mlp((64, 32, 10), rng=np.random.default_rng(0))
+    nnbook.fit(unclipped, X, y, epochs=2, batch_size=32, lr=0.5, seed=3, progress=False)
+    assert not np.array_equal(unclipped[0].params["W"], clipped[0].params["W"])
+    with pytest.raises(ValueError, match="fit: max_grad_norm must be None or a positive number, got -1"):
+        nnbook.fit(unclipped, X, y, epochs=1, progress=False, max_grad_norm=-1)
+
+
+def test_lr_range_test_rates_losses_and_early_stop():
+    X, y, *_ = nnbook.data.load_digits()
+    X = X.reshape(len(X), -1)
+    model = nnbook.models.mlp((64, 32, 10), rng=np.random.default_rng(0))
+    out = nnbook.lr_range_test(model, X, y, lr_min=1e-3, lr_max=100.0, steps=120, batch_size=32, seed=1)
+    lrs, losses = out["lr"], out["loss"]
+    assert len(lrs) == len(losses) < 120                        # lr 100 blows up: it stopped early
+    np.testing.assert_allclose(lrs, 1e-3 * (1e5) ** (np.arange(len(lrs)) / 119))
+    running_min = np.minimum.accumulate(losses)
+    assert losses[-1] > 4 * running_min[-1] and np.all(losses[:-1] <= 4 * running_min[:-1])  # the stop rule
+    assert losses.argmin() > 10                                  # the loss fell before it rose
+    # the same steps by hand: batch t's loss before the step with rate lrs[t]
+    mine = nnbook.models.mlp((64, 32, 10), rng=np.random.default_rng(0))
+    opt, rng, seen = SGD(mine, lr=1.0), np.random.default_rng(1), []
+    while len(seen) < 10:
+        order = rng.permutation(len(X))
+        seen += [order[i:i + 32] for i in range(0, len(X), 32)]
+    for t in range(10):
+        logits = mine(X[seen[t]])
+        loss, d = nnbook.functional.softmax_cross_entropy(logits, y[seen[t]])
+        assert abs(loss - losses[t]) < 1e-6
+        mine.backward(d.astype(logits.dtype))
+        opt.lr = lrs[t]
+        opt.step()
+    # a run that stays small does all its steps
+    full = nnbook.lr_range_test(nnbook.models.mlp((64, 10), rng=np.random.default_rng(0)), X, y,
+                                lr_min=1e-4, lr_max=1e-3, steps=60)
+    assert len(full["loss"]) == 60
+    with pytest.raises(ValueError, match="lr_range_test: need 0 < lr_min < lr_max"):
+        nnbook.lr_range_test(model, X, y, lr_min=1.0, lr_max=0.1)

@@ -28,6 +28,27 @@ def check_positive_int(value, who, what):
     return int(value)
 
 
+def as_shape(value, who, what):
+    """``8 -> (8,)``, ``(3, 4, 4) -> (3, 4, 4)``: a shape of positive ints (such as ``normalized_shape``)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        shape = (int(value),)
+    elif isinstance(value, (tuple, list)) and value and all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in value):
+        shape = tuple(int(s) for s in value)
+    else:
+        raise TypeError(f"{who}: {what} must be an int or a non-empty tuple of ints, got {value!r}")
+    if min(shape) < 1:
+        raise ValueError(f"{who}: {what} must hold positive sizes, got {value!r}")
+    return shape
+
+
+def check_eps(eps, who):
+    """``eps`` (added to a variance): a positive number."""
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not eps > 0:
+        raise ValueError(f"{who}: eps must be a positive number, got {eps!r}")
+    return eps
+
+
 def check_array(x, who, name="input", ndim=None, float_only=True, finite=True):
     """Return ``x`` as an ndarray after checking its type, rank, dtype and values."""
     if not isinstance(x, np.ndarray):

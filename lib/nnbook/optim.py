@@ -15,7 +15,10 @@ The optimizer objects share one interface and use these rules (one config per pa
     ...  # forward, loss, model.backward(dlogits)
     opt.step()          # updates every parameter in place from model's grads
 
-Weight decay (L2) is added to the gradient by the objects, before the rule: ``g + wd * p``.
+Weight decay (L2) is added to the gradient by the objects, before the rule: ``g + wd * p``;
+``no_decay`` names the parameter keys it skips (e.g. ``("b", "gamma", "beta")``: biases and
+batch-norm parameters, as many training recipes do). :func:`clip_grad_norm` rescales a model's
+gradients before the step when their total norm is too large.
 """
 import numpy as np
 
@@ -46,17 +49,18 @@ def sgd_momentum(w, dw, config=None):
     r"""One step of SGD with momentum, in PyTorch's form (the velocity is in gradient units).
 
     .. math::
-        v_t = \mu\, v_{t-1} + g_t, \qquad w_t = w_{t-1} - \eta\, v_t, \qquad v_0 = 0
+        u_t = \mu\, u_{t-1} + g_t, \qquad w_t = w_{t-1} - \eta\, u_t, \qquad u_0 = 0
 
     (CS231n writes :math:`v_t = \mu v_{t-1} - \eta g_t`, :math:`w_t = w_{t-1} + v_t`: the same
-    weights for a constant learning rate, but its velocity is :math:`-\eta` times this one.)
+    weights for a constant learning rate, but its velocity is :math:`-\eta` times this one.
+    The velocity is :math:`u` here, as in chapter 2, where :math:`v` is Adam's second moment.)
     With ``momentum = 0`` this is plain SGD.
 
     Args:
         w: parameters, any shape.
         dw: gradient of the loss with respect to ``w``, shape of ``w``.
         config: dict (or None) with ``lr`` (:math:`\eta`, default 1e-2), ``momentum``
-            (:math:`\mu`, default 0.9) and the state ``velocity`` (:math:`v`, shape of ``w``,
+            (:math:`\mu`, default 0.9) and the state ``velocity`` (:math:`u`, shape of ``w``,
             zeros at the start).
     Returns:
         next_w: shape and dtype of ``w``; config: the same dict with the new ``velocity``.
@@ -68,19 +72,86 @@ def sgd_momentum(w, dw, config=None):
     config.setdefault("lr", 1e-2)
     config.setdefault("momentum", 0.9)
     _check_hyper(who, config, unit=("momentum",))
-    v = config.get("velocity")
-    v = np.zeros_like(w) if v is None else v
-    v = config["momentum"] * v + dw
-    config["velocity"] = v
-    return w - config["lr"] * v, config
+    u = config.get("velocity")
+    u = np.zeros_like(w) if u is None else u
+    u = config["momentum"] * u + dw
+    config["velocity"] = u
+    return w - config["lr"] * u, config
+
+
+def sgd_nesterov(w, dw, config=None):
+    r"""One step of SGD with Nesterov momentum, in PyTorch's form (``SGD(nesterov=True)``).
+
+    .. math::
+        u_t = \mu\, u_{t-1} + g_t, \qquad w_t = w_{t-1} - \eta\, (g_t + \mu\, u_t), \qquad u_0 = 0
+
+    This is Sutskever et al.'s "gradient at the look-ahead point" written for the look-ahead
+    weights themselves: the stored ``w`` is the point where the next gradient is taken.
+    With ``momentum = 0`` this is plain SGD.
+
+    Args:
+        w: parameters, any shape.
+        dw: gradient of the loss with respect to ``w``, shape of ``w``.
+        config: dict (or None) with ``lr`` (:math:`\eta`, default 1e-2), ``momentum``
+            (:math:`\mu`, default 0.9) and the state ``velocity`` (:math:`u`, shape of ``w``,
+            zeros at the start), as in :func:`sgd_momentum`.
+    Returns:
+        next_w: shape and dtype of ``w``; config: the same dict with the new ``velocity``.
+    Shape:
+        ``w``, ``dw``, ``next_w`` and ``velocity`` all have the same (any) shape.
+    """
+    who = "sgd_nesterov"
+    config = _start(who, w, dw, config)
+    config.setdefault("lr", 1e-2)
+    config.setdefault("momentum", 0.9)
+    _check_hyper(who, config, unit=("momentum",))
+    u = config.get("velocity")
+    u = np.zeros_like(w) if u is None else u
+    u = config["momentum"] * u + dw
+    config["velocity"] = u
+    return w - config["lr"] * (dw + config["momentum"] * u), config
+
+
+def adagrad(w, dw, config=None):
+    r"""One step of AdaGrad (Duchi et al., 2011; PyTorch's ``Adagrad`` with its defaults).
+
+    .. math::
+        r_t = r_{t-1} + g_t^2, \qquad
+        w_t = w_{t-1} - \eta\, \frac{g_t}{\sqrt{r_t} + \epsilon}, \qquad r_0 = 0
+
+    (element-wise). The sum never forgets, so each weight's steps only shrink: for a constant
+    gradient the step is :math:`\eta / \sqrt{t}`. RMSProp (:func:`rmsprop`) replaces the sum by
+    a decaying average.
+
+    Args:
+        w: parameters, any shape.
+        dw: gradient, shape of ``w``.
+        config: dict (or None) with ``lr`` (default 1e-2), ``eps`` (default 1e-10, PyTorch's)
+            and the state ``cache`` (:math:`r`, the sum of the squared gradients so far, shape
+            of ``w``).
+    Returns:
+        next_w: shape and dtype of ``w``; config: the same dict with the new ``cache``.
+    Shape:
+        ``w``, ``dw``, ``next_w`` and ``cache`` all have the same (any) shape.
+    """
+    who = "adagrad"
+    config = _start(who, w, dw, config)
+    config.setdefault("lr", 1e-2)
+    config.setdefault("eps", 1e-10)
+    _check_hyper(who, config)
+    r = config.get("cache")
+    r = np.zeros_like(w) if r is None else r
+    r = r + dw * dw
+    config["cache"] = r
+    return w - config["lr"] * dw / (np.sqrt(r) + config["eps"]), config
 
 
 def rmsprop(w, dw, config=None):
     r"""One step of RMSProp (PyTorch's ``RMSprop`` without momentum or centering).
 
     .. math::
-        s_t = \alpha\, s_{t-1} + (1 - \alpha)\, g_t^2, \qquad
-        w_t = w_{t-1} - \eta\, \frac{g_t}{\sqrt{s_t} + \epsilon}, \qquad s_0 = 0
+        r_t = \alpha\, r_{t-1} + (1 - \alpha)\, g_t^2, \qquad
+        w_t = w_{t-1} - \eta\, \frac{g_t}{\sqrt{r_t} + \epsilon}, \qquad r_0 = 0
 
     (element-wise; :math:`\epsilon` is added *outside* the square root, as in PyTorch).
 
@@ -89,7 +160,7 @@ def rmsprop(w, dw, config=None):
         dw: gradient, shape of ``w``.
         config: dict (or None) with ``lr`` (default 1e-2), ``alpha`` (the decay rate of the
             average, default 0.99), ``eps`` (default 1e-8) and the state ``cache``
-            (:math:`s`, the moving average of squared gradients, shape of ``w``).
+            (:math:`r`, the moving average of squared gradients, shape of ``w``).
     Returns:
         next_w: shape and dtype of ``w``; config: the same dict with the new ``cache``.
     Shape:
@@ -101,12 +172,12 @@ def rmsprop(w, dw, config=None):
     config.setdefault("alpha", 0.99)
     config.setdefault("eps", 1e-8)
     _check_hyper(who, config, unit=("alpha",))
-    s = config.get("cache")
-    s = np.zeros_like(w) if s is None else s
+    r = config.get("cache")
+    r = np.zeros_like(w) if r is None else r
     a = config["alpha"]
-    s = a * s + (1 - a) * (dw * dw)
-    config["cache"] = s
-    return w - config["lr"] * dw / (np.sqrt(s) + config["eps"]), config
+    r = a * r + (1 - a) * (dw * dw)
+    config["cache"] = r
+    return w - config["lr"] * dw / (np.sqrt(r) + config["eps"]), config
 
 
 def adam(w, dw, config=None):
@@ -119,8 +190,10 @@ def adam(w, dw, config=None):
         \hat m_t &= \frac{m_t}{1 - \beta_1^t}, \qquad \hat v_t = \frac{v_t}{1 - \beta_2^t}, \qquad
         w_t = w_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
 
-    with :math:`m_0 = v_0 = 0`. Without the correction the first steps would be far too short,
-    because the averages start at zero.
+    with :math:`m_0 = v_0 = 0`. The correction undoes the pull of the zero start: without it
+    the step would be :math:`(1 - \beta_1^t) / \sqrt{1 - \beta_2^t}` times the corrected one,
+    which with the default betas is 3.2 at the first step, peaks at 6.6 (step 12) and stays above
+    2 until step 287: the uncorrected first steps are several times too *large*.
 
     Args:
         w: parameters, any shape.
@@ -154,59 +227,130 @@ def adam(w, dw, config=None):
     return w - config["lr"] * m_hat / (np.sqrt(v_hat) + config["eps"]), config
 
 
+def _grads(who, model):
+    out = []
+    for name, module, key in model.named_parameters():
+        if key not in module.grads:
+            raise RuntimeError(f"{who}: no gradient for {name}; call model.backward first")
+        out.append(module.grads[key])
+    return out
+
+
+def clip_grad_norm(model, max_norm):
+    r"""Rescale all gradients of ``model`` in place so that their total norm is at most ``max_norm``.
+
+    .. math::
+        \lVert g \rVert = \sqrt{\textstyle\sum_\text{all gradients} \sum_i g_i^2}, \qquad
+        g \leftarrow g \cdot \min\!\Big(1, \frac{c}{\lVert g \rVert + 10^{-6}}\Big)
+
+    with :math:`c` = ``max_norm`` (PyTorch's ``torch.nn.utils.clip_grad_norm_``, the same
+    :math:`10^{-6}`). The direction of the step is kept; only its length is capped. Call it
+    after ``model.backward`` and before ``optimizer.step()``.
+
+    Args:
+        model: a layer or ``Sequential`` whose ``grads`` are filled.
+        max_norm: the largest total norm :math:`c` allowed, > 0.
+    Returns:
+        the total norm before clipping (a float), as PyTorch returns it.
+    """
+    if not max_norm > 0:
+        raise ValueError(f"clip_grad_norm: max_norm must be positive, got {max_norm!r}")
+    grads = _grads("clip_grad_norm", model)
+    total = float(np.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)))
+    scale = max_norm / (total + 1e-6)
+    if scale < 1:
+        for g in grads:
+            g *= g.dtype.type(scale)
+    return total
+
+
 class Optimizer:
-    """Applies an update rule to every parameter of a model.
+    r"""Applies an update rule to every parameter of a model.
 
     ``state[name]`` is the rule's config for the parameter ``name`` (hyper-parameters and state).
+    ``weight_decay`` (L2, :math:`\lambda`) adds ``weight_decay * p`` to every gradient before the
+    rule, except for parameters whose key is in ``no_decay`` (e.g. ``("b", "gamma", "beta")``).
     """
     rule = None
 
-    def __init__(self, model, lr):
+    def __init__(self, model, lr, weight_decay=0.0, no_decay=()):
         if not lr > 0:
             raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr!r}")
+        if not weight_decay >= 0:
+            raise ValueError(f"{type(self).__name__}: weight_decay must be >= 0, got {weight_decay!r}")
+        if isinstance(no_decay, str) or not all(isinstance(k, str) for k in no_decay):
+            raise TypeError(f"{type(self).__name__}: no_decay must be a tuple of parameter keys such as "
+                            f"('b', 'gamma', 'beta'), got {no_decay!r}")
         self.model, self.lr, self.state = model, lr, {}
-        self.weight_decay = 0.0
+        self.weight_decay, self.no_decay = weight_decay, tuple(no_decay)
 
     def hyper(self):
         """The hyper-parameters passed to the rule, e.g. ``{"lr": 0.1, "momentum": 0.9}``."""
         return {"lr": self.lr}
+
+    def rule_for(self):
+        """The update rule this optimizer applies (a function of :mod:`nnbook.optim`)."""
+        return type(self).rule
 
     def step(self):
         for name, module, key in self.model.named_parameters():
             if key not in module.grads:
                 raise RuntimeError(f"{type(self).__name__}: no gradient for {name}; call model.backward first")
             p, g = module.params[key], module.grads[key]
-            self.update(name, p, g.astype(p.dtype, copy=False))
+            self.update(name, p, g.astype(p.dtype, copy=False), decay=key not in self.no_decay)
 
-    def update(self, name, p, g):
-        """Update the parameter array ``p`` in place from its gradient ``g``."""
-        if self.weight_decay:
+    def update(self, name, p, g, decay=True):
+        """Update the parameter array ``p`` in place from its gradient ``g`` (with weight decay
+        unless ``decay`` is False)."""
+        if self.weight_decay and decay:
             g = g + self.weight_decay * p
         config = self.state.setdefault(name, {})
         config.update(self.hyper())       # the learning rate may change between steps (schedules)
-        next_p, self.state[name] = type(self).rule(p, g, config)
+        next_p, self.state[name] = self.rule_for()(p, g, config)
         p[...] = next_p
 
 
 class SGD(Optimizer):
-    """``v = momentum * v + g + weight_decay * p``; ``p -= lr * v`` (PyTorch's SGD; see :func:`sgd_momentum`)."""
-    rule = staticmethod(sgd_momentum)
+    """``u = momentum * u + g + weight_decay * p``; ``p -= lr * u`` (PyTorch's SGD; see :func:`sgd_momentum`).
 
-    def __init__(self, model, lr=0.01, momentum=0.0, weight_decay=0.0):
-        super().__init__(model, lr)
-        self.momentum, self.weight_decay = momentum, weight_decay
+    With ``nesterov=True`` (and ``momentum > 0``) the step is ``p -= lr * (g + momentum * u)``
+    (see :func:`sgd_nesterov`).
+    """
+    rule = staticmethod(sgd_momentum)
+    nesterov_rule = staticmethod(sgd_nesterov)
+
+    def __init__(self, model, lr=0.01, momentum=0.0, weight_decay=0.0, nesterov=False, no_decay=()):
+        super().__init__(model, lr, weight_decay, no_decay)
+        if nesterov and not momentum > 0:
+            raise ValueError(f"SGD: nesterov=True needs a momentum > 0, got momentum={momentum!r}")
+        self.momentum, self.nesterov = momentum, bool(nesterov)
 
     def hyper(self):
         return {"lr": self.lr, "momentum": self.momentum}
 
+    def rule_for(self):
+        return type(self).nesterov_rule if self.nesterov else type(self).rule
+
+
+class Adagrad(Optimizer):
+    """``r = r + g**2``; ``p -= lr * g / (sqrt(r) + eps)`` (PyTorch's Adagrad; see :func:`adagrad`)."""
+    rule = staticmethod(adagrad)
+
+    def __init__(self, model, lr=0.01, eps=1e-10, weight_decay=0.0, no_decay=()):
+        super().__init__(model, lr, weight_decay, no_decay)
+        self.eps = eps
+
+    def hyper(self):
+        return {"lr": self.lr, "eps": self.eps}
+
 
 class RMSProp(Optimizer):
-    """``s = alpha * s + (1 - alpha) * g**2``; ``p -= lr * g / (sqrt(s) + eps)`` (see :func:`rmsprop`)."""
+    """``r = alpha * r + (1 - alpha) * g**2``; ``p -= lr * g / (sqrt(r) + eps)`` (see :func:`rmsprop`)."""
     rule = staticmethod(rmsprop)
 
-    def __init__(self, model, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0):
-        super().__init__(model, lr)
-        self.alpha, self.eps, self.weight_decay = alpha, eps, weight_decay
+    def __init__(self, model, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, no_decay=()):
+        super().__init__(model, lr, weight_decay, no_decay)
+        self.alpha, self.eps = alpha, eps
 
     def hyper(self):
         return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps}
@@ -216,9 +360,9 @@ class Adam(Optimizer):
     """Adam with bias correction (Kingma & Ba), PyTorch's defaults (see :func:`adam`)."""
     rule = staticmethod(adam)
 
-    def __init__(self, model, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(model, lr)
-        self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
+    def __init__(self, model, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, no_decay=()):
+        super().__init__(model, lr, weight_decay, no_decay)
+        self.betas, self.eps = betas, eps
 
     def hyper(self):
         return {"lr": self.lr, "beta1": self.betas[0], "beta2": self.betas[1], "eps": self.eps}

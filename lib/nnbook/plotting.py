@@ -139,6 +139,8 @@ def show_matrix(a, ax=None, title=None, groups=None, mark=None, fmt="{:g}", cmap
             (e.g. the pooling window each cell belongs to; -1 = no color). Without it the
             cells are colored by value with ``cmap``.
         mark: optional bool array (H, W); marked cells get a thick black border.
+        fmt: format of the value written in each cell, or None to write no values (a small image
+            with its cell grid).
     """
     a = np.asarray(a)
     if a.ndim != 2:
@@ -158,13 +160,15 @@ def show_matrix(a, ax=None, title=None, groups=None, mark=None, fmt="{:g}", cmap
         vmax = a.max() if vmax is None else vmax
         ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
         dark = (a - vmin) > 0.6 * (vmax - vmin) if vmax > vmin else np.zeros(a.shape, dtype=bool)
-    for (i, j), v in np.ndenumerate(a):
-        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=fontsize,
-                color="white" if dark[i, j] else "black")
-    ax.set_xticks(np.arange(a.shape[1] + 1) - 0.5, minor=True)
-    ax.set_yticks(np.arange(a.shape[0] + 1) - 0.5, minor=True)
-    ax.grid(which="minor", color="0.6", linewidth=0.8)
-    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    if fmt is not None:
+        for (i, j), v in np.ndenumerate(a):
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=fontsize,
+                    color="white" if dark[i, j] else "black")
+    # the cell grid as two line collections (minor ticks with a grid cost several times more to draw)
+    ax.hlines(np.arange(a.shape[0] + 1) - 0.5, -0.5, a.shape[1] - 0.5, color="0.6", linewidth=0.8)
+    ax.vlines(np.arange(a.shape[1] + 1) - 0.5, -0.5, a.shape[0] - 0.5, color="0.6", linewidth=0.8)
+    ax.set_xticks([])
+    ax.set_yticks([])
     if mark is not None:
         for i, j in zip(*np.nonzero(mark)):
             ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2.5))
@@ -175,6 +179,8 @@ def show_matrix(a, ax=None, title=None, groups=None, mark=None, fmt="{:g}", cmap
 
 def plot_linear_circuit(x, w, b, dout, dx, dw, db, ax=None):
     """Computational graph of one output ``out = sum_i x[i] * w[i] + b`` (D inputs, D <= 4).
+
+    The inputs are labeled x_0, ..., x_{D-1} and w_0, ..., w_{D-1} (indices from 0, as in the book).
 
     Forward values are written in green above each wire, gradients (given: ``dx``, ``dw``
     of shape (D,), scalar ``db``, upstream ``dout``) in red below it.
@@ -206,8 +212,8 @@ def plot_linear_circuit(x, w, b, dout, dx, dw, db, ax=None):
     products = x * w
     out = products.sum() + b
     for i in range(D):
-        node((0, ys[i] + 0.6), f"$x_{i + 1}$")
-        node((0, ys[i] - 0.6), f"$w_{i + 1}$")
+        node((0, ys[i] + 0.6), f"$x_{i}$")          # indices from 0, as in the book
+        node((0, ys[i] - 0.6), f"$w_{i}$")
         node((2.2, ys[i]), r"$\times$", gate=True)
         wire((0.3, ys[i] + 0.6), (1.95, ys[i] + 0.08), x[i], dx[i], +1)
         wire((0.3, ys[i] - 0.6), (1.95, ys[i] - 0.08), w[i], dw[i], -1)
@@ -225,11 +231,84 @@ def plot_linear_circuit(x, w, b, dout, dx, dw, db, ax=None):
     return ax.figure
 
 
+# the batch-norm graph of chapter 6: node -> (position, forward label); edges; backward step per node
+_BN_NODES = {
+    "x": ((0.0, 1.0), "$x$"),
+    "mu": ((1.8, 0.0), r"$\mu = \frac{1}{m}\sum_n x_n$"),
+    "z": ((3.6, 1.0), r"$z = x - \mu$"),
+    "v": ((5.4, 0.0), r"$v = \frac{1}{m}\sum_n z_n^2$"),
+    "s": ((7.6, 0.0), r"$s = (v + \epsilon)^{-1/2}$"),
+    "xhat": ((9.4, 1.0), r"$\hat x = z\,s$"),
+    "y": ((11.8, 1.0), r"$y = \gamma\,\hat x + \beta$"),
+}
+_BN_EDGES = [("x", "z"), ("x", "mu"), ("mu", "z"), ("z", "xhat"), ("z", "v"), ("v", "s"), ("s", "xhat"),
+             ("xhat", "y")]
+_BN_BACKWARD = {   # node -> the backward step taken there (numbered as in chapter 6)
+    "y": "1: $d\\beta = \\sum dy$, $d\\gamma = \\sum dy\\,\\hat x$\n$d\\hat x = \\gamma\\,dy$",
+    "xhat": "2: $ds = \\sum d\\hat x\\,z$\n$dz = d\\hat x\\,s$ (first part)",
+    "s": "3: $dv = -\\frac{1}{2}(v+\\epsilon)^{-3/2}\\,ds$",
+    "v": "4: $dz \\leftarrow dz + \\frac{2z}{m}\\,dv$",
+    "z": "5: $dx = dz$ (first part)\n$d\\mu = -\\sum dz$",
+    "mu": "6: $dx \\leftarrow dx + \\frac{1}{m}\\,d\\mu$",
+}
+
+
+def _bn_anchor(a, b):
+    """Where an arrow from node a to node b leaves a and enters b, as fractions of their boxes."""
+    (ax_, ay), (bx, by) = _BN_NODES[a][0], _BN_NODES[b][0]
+    if ay == by:
+        return (1.0, 0.5), (0.0, 0.5)
+    return ((0.5, 0.0), (0.5, 1.0)) if ay > by else ((0.5, 1.0), (0.5, 0.0))
+
+
+def plot_batchnorm_graph(ax=None):
+    """The training-mode batch-norm forward pass of one feature as a graph, with its backward steps.
+
+    Forward: x -> mu -> z = x - mu -> v -> s -> xhat = z s -> y = gamma xhat + beta (arrows); next
+    to each node, in red, the backward step taken there, numbered 1 (at y) to 6 (at mu), the order
+    in which the backward pass visits the nodes. Sums run over the m values of the feature.
+    Returns the Figure.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(12, 3.4))
+    box = dict(boxstyle="round,pad=0.35", fc="white", ec="0.3")
+    artists = {}
+    for key, ((px, py), label) in _BN_NODES.items():
+        artists[key] = ax.text(px, py, label, ha="center", va="center", fontsize=11, bbox=box, zorder=3)
+        top = py > 0.5
+        ax.text(px, py + (0.36 if top else -0.36), _BN_BACKWARD.get(key, ""), ha="center",
+                va="bottom" if top else "top", fontsize=9, color="tab:red", linespacing=1.6)
+    for a, b in _BN_EDGES:
+        start, end = _bn_anchor(a, b)
+        ax.annotate("", xy=end, xycoords=artists[b], xytext=start, textcoords=artists[a],
+                    arrowprops=dict(arrowstyle="->", color="0.3", lw=1.2, shrinkA=2, shrinkB=2))
+    ax.text(-0.3, 2.25, "forward: arrows, for one feature with m values; backward: the red steps, from "
+            "1 (at y) to 6 (at mu); a value used twice (x, z) adds up the gradients of both uses",
+            fontsize=9, color="0.3", ha="left")
+    ax.set_xlim(-0.5, 13.0)
+    ax.set_ylim(-0.95, 2.4)
+    ax.axis("off")
+    return ax.figure
+
+
+def _runs(indices):
+    """Sorted ints -> list of half-open runs ``(a, b)`` of consecutive values."""
+    runs = []
+    for i in indices:
+        if runs and runs[-1][1] == i:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1])
+    return [tuple(r) for r in runs]
+
+
 def plot_conv_geometry(H, k, S=1, P=0, pos=(0, 0), ax=None):
     """A k x k window sliding with stride S over an H x H input zero-padded by P on each side.
 
-    Left: the padded input (padding hatched) with the window that produces output ``pos``;
-    right: the output grid of size Ho x Ho, ``Ho = (H + 2P - k) // S + 1``, with ``pos`` marked.
+    Left: the padded input (padding hatched) with the window that produces output ``pos``, and
+    every padded row and column that no window reaches framed by a dashed blue line (gid
+    ``"missed"``): the tail after the last window and, when k < S, the gaps between windows.
+    Right: the output grid of size Ho x Ho, ``Ho = (H + 2P - k) // S + 1``, with ``pos`` marked.
     Returns the Figure (a message instead of a grid when the window does not fit).
     """
     Hp = H + 2 * P
@@ -249,20 +328,29 @@ def plot_conv_geometry(H, k, S=1, P=0, pos=(0, 0), ax=None):
                                          hatch="//" if pad else None, lw=0.8))
     a_in.set_xlim(-0.2, Hp + 0.2)
     a_in.set_ylim(-0.2, Hp + 0.2)
-    a_in.set_title(f"input {H}x{H}, padding {P} → {Hp}x{Hp}, kernel {k}x{k}, stride {S}"
-                   + ("\n(dashed: rows/columns no window reaches)" if Hp >= k and (Hp - k) % S else ""),
-                   fontsize=10)
+    title = f"input {H}x{H}, padding {P} → {Hp}x{Hp}, kernel {k}x{k}, stride {S}"
     if Ho <= 0:
+        a_in.set_title(title, fontsize=10)
         a_out.text(0.5, 0.5, f"kernel {k} does not fit\nin {Hp}x{Hp}: no output", ha="center", va="center",
                    transform=a_out.transAxes, fontsize=11, color="tab:red")
         return fig
     oy, ox = min(pos[0], Ho - 1), min(pos[1], Ho - 1)
     a_in.add_patch(plt.Rectangle((ox * S, Hp - oy * S - k), k, k, fc="tab:orange", alpha=0.35,
                                  ec="tab:red", lw=2.5))
-    used = (Ho - 1) * S + k                     # rows/cols the windows ever touch
-    if used < Hp:
-        a_in.add_patch(plt.Rectangle((used, 0), Hp - used, Hp, fill=False, ec="tab:blue", lw=1.5, ls="--"))
-        a_in.add_patch(plt.Rectangle((0, 0), Hp, Hp - used, fill=False, ec="tab:blue", lw=1.5, ls="--"))
+    covered = np.zeros(Hp, dtype=bool)         # padded rows (and columns) some window reads
+    for start in range(0, (Ho - 1) * S + 1, S):
+        covered[start:start + k] = True
+    missed = np.flatnonzero(~covered)
+    for a, b in _runs(missed):                  # each run of missed rows, and of columns
+        for xy, w, h in (((0, Hp - b), Hp, b - a), ((a, 0), b - a, Hp)):
+            a_in.add_patch(plt.Rectangle(xy, w, h, fc=(0.12, 0.47, 0.71, 0.12), ec="tab:blue", lw=1.8, ls="--",
+                                         gid="missed"))
+    lost = [int(r) - P for r in missed if P <= r < P + H]
+    if lost:
+        title += f"\ndashed: never read; input rows/columns lost: {', '.join(map(str, lost))}"
+    elif len(missed):
+        title += "\ndashed: never read (padding only, no input lost)"
+    a_in.set_title(title, fontsize=10)
     for r in range(Ho):
         for c in range(Ho):
             hit = (r, c) == (oy, ox)

@@ -9,6 +9,7 @@ from .activations import (leaky_relu_backward, leaky_relu_forward, relu_backward
 from .batchnorm import batchnorm_backward, batchnorm_forward
 from .conv import conv2d_backward, conv2d_forward
 from .dropout import dropout2d_backward, dropout2d_forward, dropout_backward, dropout_forward
+from .layernorm import groupnorm_backward, groupnorm_forward, layernorm_backward, layernorm_forward
 from .linear import linear_backward, linear_forward
 from .losses import log_softmax, softmax_cross_entropy
 from .pooling import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
@@ -22,6 +23,7 @@ __all__ = [
     "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
     "dropout_forward", "dropout_backward", "dropout2d_forward", "dropout2d_backward",
     "batchnorm_forward", "batchnorm_backward",
+    "layernorm_forward", "layernorm_backward", "groupnorm_forward", "groupnorm_backward",
     "shortcut_forward", "shortcut_backward",
     "softmax_cross_entropy", "log_softmax",
 ]

@@ -32,7 +32,14 @@ def filter_image(image, kernel):
 
 
 def kernel_figure(image, kernel, name=""):
-    """The image, the kernel (values written in), and the filtered image side by side."""
+    """The image, the kernel (values written in), and the filtered image side by side.
+
+    The output's gray scale depends on the sum of the kernel's entries. A kernel whose entries
+    sum to 0 (an edge detector) turns flat regions into 0: its output is drawn on a scale
+    symmetric around 0 (gray = 0). Any other kernel is drawn on the input's own gray scale,
+    0 = black and 1 = white, so that a kernel summing to 2 makes the picture brighter; values
+    outside [0, 1] are clipped, and the title says how many are.
+    """
     kernel = np.asarray(kernel, dtype=np.float64)
     filtered = filter_image(image, kernel)
     fig, (a0, a1, a2) = plt.subplots(1, 3, figsize=(10, 3.6), gridspec_kw=dict(width_ratios=(4, 2, 4)))
@@ -43,14 +50,16 @@ def kernel_figure(image, kernel, name=""):
     for (i, j), v in np.ndenumerate(kernel):
         a1.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=9,
                 color="white" if abs(v) > 0.6 * lim else "black")
-    a1.set_title(f"kernel {name}".strip())
-    total = kernel.sum()
-    if abs(total) > 1e-6:       # brightness-preserving kernels (sum 1): same gray scale as the input
-        vmin, vmax, note = min(0.0, total), max(0.0, total), "gray scale as input"
-    else:                       # zero-sum (edge) kernels: symmetric scale around 0
+    a1.set_title(f"kernel {name} (sum {kernel.sum() + 0.0:.3g})".replace("  ", " "))
+    if abs(kernel.sum()) > 1e-6:   # the input's gray scale: a kernel summing to 2 doubles the brightness
+        vmin, vmax = 0.0, 1.0
+        clipped = np.mean((filtered < 0) | (filtered > 1))
+        note = f"input's gray scale, {clipped:.0%} clipped"
+    else:                          # zero-sum (edge) kernels: symmetric scale around 0
         vmax = max(np.percentile(np.abs(filtered), 99.5), 1e-9)
         vmin, note = -vmax, "gray = 0"
-    a2.imshow(filtered, cmap="gray", vmin=vmin, vmax=vmax)
+    shown = a2.imshow(filtered, cmap="gray", vmin=vmin, vmax=vmax)
+    fig.colorbar(shown, ax=a2, fraction=0.046, pad=0.03)
     a2.set_title(f"output {filtered.shape[0]}x{filtered.shape[1]} ({note})")
     for a in (a0, a1, a2):
         a.set_xticks([])
