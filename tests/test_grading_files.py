@@ -11,6 +11,25 @@
 The regular-file fixtures are graded with the class in tests/test_grading_cli.py (default mode)
 and tests/test_grading_integrity.py (--sandbox); here are the files git cannot hold or the class
 run must not contain (tests/fixtures/make_submissions.py: special_files, run_harm).
+
+Before (the layout commit 28f21f4, default mode, each fixture next to an honest ex5 notebook,
+--jobs 1, --timeout 20, each in a course folder of its own):
+- eve.ipynb -> ../solutions/ex7_residual.ipynb: eve 10/10;
+- fifo.ipynb: the grader blocked in open() and was killed after 90 s; no gradebook;
+- zero.ipynb -> /dev/zero: read until MemoryError (under a 3 GB address-space limit set for the
+  measurement; nothing in the grader bounded the read);
+- a 25 MB file: read whole (no size limit);
+- malformed_source ("source": 5): TypeError in the grader, exit 1, no gradebook for anyone;
+- nbformat_invalid: graded 5/5 (never validated);
+- mallory/alice.ipynb: a row for "alice" (5/5);
+- carol's second notebook: a second row "ex3_convolution_copy" (3/7);
+- =SUM(1+1)+HYPERLINK(0).ipynb: written raw into the CSV's student column;
+- kill_parent: the grader itself was killed (exit -9), no gradebook;
+- slow_cells (15 x 1.5 s, --timeout 2): no notebook budget, all run (47 s), 5/5;
+- --resume did not exist.
+After (this branch, same runs): each gets a row with 0 and the reason, the honest notebook 5/5,
+exit 0, mallory's row, carol's second notebook flagged, the name written as '=SUM..., the
+worker killed instead of the grader, slow_cells cut by --notebook-timeout 12 (3/5).
 """
 import csv
 import html
