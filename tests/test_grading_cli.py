@@ -180,7 +180,7 @@ def test_expected_partial_scores_and_hints(graded, student):
     _, rows, reports, _, _ = graded
     total, top, points, hints = EXPECTED[student]
     row = rows[student]
-    assert (float(row["total"]), float(row["max"])) == (total, top), row
+    assert (float(row["total"]), float(row["max"])) == (total, top), (row["error"], row)
     for exercise, pts in points.items():
         assert float(row[exercise]) == pts, (exercise, row)
     assert row["error"] == ""
