@@ -88,7 +88,7 @@ CHEATS.update({
 # answers computed by another installed library: the default mode does not stop them; --sandbox hides
 # it (SANDBOX_LIBRARY_CHEATS, test_grading_integrity.py; PyTorch: test_grading_sandbox.py)
 LIBRARY_CHEATS = {
-    "cheat_scipy": (10, 10, {}, []),         # nnbook needs scikit-learn, which needs SciPy
+    "cheat_scipy": (10, 10, {}, []),         # the test extra installs scikit-learn, which needs SciPy
     "cheat_sklearn": (10, 10, {}, []),
 }
 SANDBOX_LIBRARY_CHEATS = {
@@ -102,6 +102,16 @@ EXPECTED.update(JUDGING)
 ERRORS = {"invalid_json": "not a valid notebook (JSON)",
           "not_an_exercise": "not one of the exercise sets",
           "wrong_set": "wrong exercise set: expected ex3_convolution, but the notebook is ex1_fully_connected"}
+# hostile as files or to the run (make_submissions.submission_files), graded with the class in the
+# default mode: student (as the gradebook shows it) -> (total, max, the error's words or "")
+FORMULA_ROW = "'=SUM(1+1)+HYPERLINK(0)"     # the file's name, escaped: a spreadsheet shows it as text
+FILES = {"malformed_source": (0, 0, "not a valid notebook: cell 9: 'source' is a number, not text"),
+         "cell_not_a_dict": (0, 0, "not a valid notebook: cell 2 is a number, not a cell object"),
+         "nbformat_invalid": (0, 0, "not a valid notebook (nbformat): 'name' is a required property"),
+         "mallory": (5, 5, ""),                 # mallory/alice.ipynb is mallory's
+         FORMULA_ROW: (5, 5, ""),
+         "kill_parent": (0, 5, "the grader's worker process was killed by SIGKILL while grading this notebook"),
+         "carol": (7, 7, "")}                   # her first notebook; the second is flagged (below)
 
 
 def _snapshot(folder):
@@ -118,7 +128,9 @@ def graded(tmp_path_factory):
     proc = subprocess.run(CLI + ["grade", str(SUBMISSIONS), "--timeout", "5", "--csv", str(out / "grades.csv"),
                                  "--feedback", str(out / "feedback"), "--format", "html", "--jobs", "2"],
                           capture_output=True, text=True, cwd=out, timeout=900, env=dict(os.environ, HOME=str(home)))
-    rows = {r["student"]: r for r in csv.DictReader(open(out / "grades.csv", encoding="utf-8"))}
+    rows = {}
+    for r in csv.DictReader(open(out / "grades.csv", encoding="utf-8")):
+        rows.setdefault(r["student"], r)          # a learner's first row (carol has a second, flagged)
     reports = {p.name: html.unescape(p.read_text(encoding="utf-8")) for p in (out / "feedback").iterdir()}
     return proc, rows, reports, before, out
 
@@ -126,8 +138,41 @@ def graded(tmp_path_factory):
 def test_cli_succeeds_and_prints_a_summary(graded):
     proc = graded[0]
     assert proc.returncode == 0, proc.stderr
-    assert f"graded {len(EXPECTED) + len(ERRORS)} notebook(s)" in proc.stdout
-    assert "3 with errors" in proc.stdout
+    assert f"graded {len(EXPECTED) + len(ERRORS) + len(FILES) + 1} notebook(s)" in proc.stdout
+    errors = len(ERRORS) + sum(bool(e) for _, _, e in FILES.values()) + 1      # + carol's second notebook
+    with_errors = [(r["student"], r["error"]) for r in csv.DictReader(open(graded[4] / "grades.csv", encoding="utf-8"))
+                   if r["error"]]
+    assert f"{errors} with errors" in proc.stdout, with_errors
+
+
+@pytest.mark.parametrize("student", sorted(FILES))
+def test_submission_files_and_run_harm(graded, student):
+    """Malformed notebooks get 0 and the reason, identity comes from the folder, a formula-like
+    name is escaped, a kernel that kills its parent (the grader's worker) loses only its own grade."""
+    rows = graded[1]
+    total, top, error = FILES[student]
+    row = rows[student]
+    assert (float(row["total"]), float(row["max"])) == (total, top), row
+    assert (error in row["error"]) if error else row["error"] == "", row["error"]
+
+
+def test_identity_comes_from_the_folder_and_second_notebooks_are_flagged(graded):
+    proc, rows, _, _, out = graded
+    assert "alice" not in rows and "mallory" in rows
+    assert rows["mallory"]["file"].endswith("mallory/alice.ipynb")
+    carol = [r for r in csv.DictReader(open(out / "grades.csv", encoding="utf-8")) if r["student"] == "carol"]
+    assert [r["file"].rsplit("/", 1)[1] for r in carol] == ["ex3_convolution.ipynb", "ex3_convolution_copy.ipynb"]
+    assert "carol also handed in carol/ex3_convolution_copy.ipynb" in carol[0]["notes"]
+    assert carol[1]["error"].startswith("a second notebook for carol and ex3_convolution: not graded")
+    assert float(carol[1]["total"]) == 0 and carol[1]["conv2d_forward"] == ""
+    assert "ex3_convolution_copy" not in rows                  # never a row under another name
+
+
+def test_no_gradebook_cell_starts_a_formula(graded):
+    out = graded[4]
+    cells = [c for r in csv.reader(open(out / "grades.csv", encoding="utf-8")) for c in r]
+    assert FORMULA_ROW in cells
+    assert not [c for c in cells if c.lstrip(" ")[:1] in ("=", "+", "-", "@", "\t", "\r")]
 
 
 @pytest.mark.parametrize("student", sorted(EXPECTED))
@@ -135,7 +180,7 @@ def test_expected_partial_scores_and_hints(graded, student):
     _, rows, reports, _, _ = graded
     total, top, points, hints = EXPECTED[student]
     row = rows[student]
-    assert (float(row["total"]), float(row["max"])) == (total, top), row
+    assert (float(row["total"]), float(row["max"])) == (total, top), (row["error"], row)
     for exercise, pts in points.items():
         assert float(row[exercise]) == pts, (exercise, row)
     assert row["error"] == ""

@@ -21,7 +21,7 @@ import pytest
 
 from nnbook.grading.run import channel as remote
 from nnbook.grading.run.sandbox import sandbox_problem
-from test_grading_cli import CHEATS, DISK_CHEATS, EXPECTED, SANDBOX_LIBRARY_CHEATS
+from test_grading_cli import CHEATS, DISK_CHEATS, EXPECTED, FILES, SANDBOX_LIBRARY_CHEATS
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "tests" / "fixtures" / "submissions"
@@ -100,6 +100,20 @@ def test_honest_work_grades_the_same_with_and_without_sandbox(sandboxed):
             assert float(row[exercise]) == pts, (exercise, row)
     assert {r["mode"] for r in rows.values()} == {"sandbox"}
     assert {r["seed"] for r in rows.values()} == {"7"}
+
+
+@needs_sandbox
+@pytest.mark.parametrize("student", sorted(FILES))
+def test_submission_files_under_sandbox(sandboxed, student):
+    """The file checks are the same in both modes; the kernel that kills its parent cannot reach
+    the grader from its PID namespace (its parent there is the namespace's init): its honest
+    answers keep their points."""
+    rows = sandboxed[1]
+    total, top, error = (5, 5, "") if student == "kill_parent" else FILES[student]
+    row = next(r for r in csv.DictReader(open(sandboxed[2] / "grades.csv", encoding="utf-8")) if r["student"] == student)
+    assert (float(row["total"]), float(row["max"])) == (total, top), row
+    assert (error in row["error"]) if error else row["error"] == "", row
+    assert "alice" not in rows
 
 
 @needs_sandbox

@@ -207,7 +207,7 @@ def test_guard_off_other_libraries_are_importable(monkeypatch):
     assert "FOUND []" in importable()
     monkeypatch.setattr(sandbox, "_site_dirs", lambda: [])
     installed = [m for m in ("torch", "scipy", "sklearn") if __import__("importlib").util.find_spec(m)]
-    assert "scipy" in installed and "sklearn" in installed      # nnbook needs scikit-learn
+    assert "scipy" in installed and "sklearn" in installed      # the test extra installs scikit-learn
     shown = importable()
     for m in installed:
         assert repr(m) in shown, (m, shown)

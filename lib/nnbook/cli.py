@@ -25,8 +25,8 @@ Each submission's answer cells run in a fresh kernel; its test cells are restore
 solutions/ (by grade_id, so hidden tests come back and edited or deleted tests change
 nothing) and run by the grader itself: it calls the learner's functions in the kernel
 through a narrow channel, gets plain data back, and compares it with its own references.
-A test cell earns its points when every check in it passes; a test cell whose calls take
-longer than --timeout in all scores 0. nnbook's own implementations of the graded functions
+A test cell earns its points when every check in it passes; a test cell with a call that
+takes longer than --timeout scores 0 (so does a cell that runs longer). nnbook's own implementations of the graded functions
 raise when an answer calls them. Invalid notebooks and notebooks of another exercise set get
 an error line and 0. Submitted files are never modified.
 
@@ -35,20 +35,32 @@ an error line and 0. Submitted files are never modified.
 graded functions, and limits on memory, CPU time, processes and file size. Recommended for a
 class. Without bubblewrap it stops with an error (it never grades unsandboxed).
 
+One submission cannot stop the run: each notebook is graded in a worker process that is
+replaced when it dies (a kernel that kills its parent costs only its own grade), and a whole
+notebook has a time budget (--notebook-timeout). Only regular files are graded: symbolic links,
+FIFOs, devices and files over --max-size get a row with 0 and the reason, unread; so do
+notebooks that are not valid nbformat. With --csv the gradebook, the class report and the
+run's progress are rewritten as each notebook finishes; --resume continues a run that was
+stopped or killed.
+
 Hidden cases are drawn from --seed (default: a new random seed per run, written to the
 gradebook); the same --seed reproduces a run.
 
 Prints a table per submission and a summary; with --csv writes a gradebook and, next to it,
 a class report (class_report.md and .html); writes one feedback report per submission into
---feedback (Markdown or HTML).
+--feedback (Markdown or HTML). Text cells of the gradebook that a spreadsheet would take for a
+formula (starting with = + - @) get a leading '.
 
-The student's name is the file's name, or its folder's name when the file is named after
-its exercise set (submissions/alice/ex3_convolution.ipynb -> alice).
+The student is named by the submission's place: the first folder under a submissions folder
+(submissions/mallory/alice.ipynb is mallory's), or the file's name in a flat folder (a file
+named after its exercise set takes its folder's name). A second notebook of the same student
+and set is not graded; its row says which one was.
 
 examples:
   nnbook grade submissions/ --csv grades.csv --sandbox
   nnbook grade alice.ipynb bob.ipynb --timeout 20 --format html --feedback reports
-  nnbook grade submissions/ --solutions course/solutions --seed 1234 --jobs 4"""
+  nnbook grade submissions/ --solutions course/solutions --seed 1234 --jobs 4
+  nnbook grade submissions/ --csv grades.csv --sandbox --resume   # after a stopped run"""
 
 RELEASE_HELP = """\
 Regenerate the learners' notebooks (exercises/) from the solutions (solutions/):
@@ -106,9 +118,50 @@ def _solutions_dir(given):
     return tried[0], tried
 
 
+RESUMED = ("seed", "timeout", "notebook_timeout", "sandbox", "set", "max_size", "format", "feedback")
+DEFAULTS = {"timeout": 60.0, "notebook_timeout": None, "sandbox": False, "set": None, "max_size": 20.0,
+            "format": "md", "feedback": "feedback"}
+
+
+def _solutions_hash(folder):
+    import hashlib
+    h = hashlib.sha256()
+    for p in sorted(Path(folder).glob("*.ipynb")):
+        h.update(p.name.encode() + b"\0" + hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _resume(args, folder, journal):
+    """The options of the run being resumed, or an error message. Options given again must be
+    the same as recorded; options not given are taken from the record."""
+    recorded, done, strikes = journal.read()
+    if recorded is None:
+        return None, f"--resume: no run to resume in {journal.path} (start one without --resume)"
+    changed = []
+    for key in RESUMED:
+        given = getattr(args, key)
+        if given is not None and given is not False and given != recorded.get(key):
+            changed.append(f"--{key.replace('_', '-')} {recorded.get(key)!r} then, {given!r} now")
+    if [os.path.abspath(p) for p in args.paths] != recorded.get("paths"):
+        changed.append(f"the submissions {', '.join(recorded.get('paths') or [])} then, "
+                       f"{', '.join(os.path.abspath(p) for p in args.paths)} now")
+    if _solutions_hash(folder) != recorded.get("solutions_sha256"):
+        changed.append("the solution notebooks changed")
+    if changed:
+        return None, ("--resume: the run was started with other options, so its grades and these would not "
+                      "be comparable: " + "; ".join(changed) + ". Give the same options (or none of them), or "
+                      "start anew without --resume")
+    for key in RESUMED:
+        setattr(args, key, recorded.get(key))
+    return (done, strikes), None
+
+
 def _grade(args):
-    from .grading.grade import SolutionsError, expand, grade_all, load_sets, new_seed, write_csv
-    from .grading.report.learner import table, write_feedback
+    import signal
+
+    from .grading import intake
+    from .grading.grade import SolutionsError, grade_class, load_sets, new_seed
+    from .grading.report.gradebook import Journal, journal_path
     from .grading.run.sandbox import sandbox_problem
     folder, tried = _solutions_dir(args.solutions)
     try:
@@ -121,6 +174,21 @@ def _grade(args):
     except SolutionsError as exc:
         print(f"nnbook grade: error: {exc}", file=sys.stderr)
         return 2
+    journal = Journal(journal_path(args.csv)) if args.csv else None
+    done = strikes = None
+    if args.resume:
+        if journal is None:
+            print("nnbook grade: error: --resume needs --csv FILE (the run's progress is kept next to the "
+                  "gradebook)", file=sys.stderr)
+            return 2
+        state, problem = _resume(args, folder, journal)
+        if problem:
+            print(f"nnbook grade: error: {problem}", file=sys.stderr)
+            return 2
+        done, strikes = state
+    for key, value in DEFAULTS.items():
+        if getattr(args, key) is None or key == "sandbox" and getattr(args, key) is False:
+            setattr(args, key, value)
     if args.set and args.set not in sets:
         print(f"nnbook grade: error: unknown exercise set {args.set!r}; known: {', '.join(sets)}", file=sys.stderr)
         return 2
@@ -129,33 +197,53 @@ def _grade(args):
         if problem:
             print(f"nnbook grade: error: {problem}", file=sys.stderr)
             return 2
-    files, missing = expand(args.paths)
+    max_bytes = int(args.max_size * 1_000_000)
+    found, missing = intake.find(args.paths, max_bytes)
     for m in missing:
         print(f"nnbook grade: error: {m}: no such file or folder", file=sys.stderr)
-    if not files:
+    if not found:
         print("nnbook grade: error: no notebooks to grade", file=sys.stderr)
         return 2
     seed = args.seed if args.seed is not None else new_seed()
     jobs = args.jobs if args.jobs else (os.cpu_count() or 1)
+    if journal is not None:
+        journal.begin({"paths": [os.path.abspath(p) for p in args.paths], "solutions": str(Path(folder).resolve()),
+                       "solutions_sha256": _solutions_hash(folder), "seed": seed, "timeout": args.timeout,
+                       "notebook_timeout": args.notebook_timeout, "sandbox": args.sandbox, "set": args.set,
+                       "max_size": args.max_size, "format": args.format, "feedback": args.feedback},
+                      resumed=bool(args.resume))
+
+    def stop(signum, frame):
+        for sig in (signal.SIGTERM, signal.SIGINT):   # once: the cleanup (ending workers) is not interrupted
+            signal.signal(sig, signal.SIG_IGN)
+        raise KeyboardInterrupt
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     start = time.monotonic()
-    subs, taken = [], set()
-    for sub in grade_all(files, folder, sets=sets, jobs=jobs, timeout=args.timeout, expected_set=args.set,
-                         seed=seed, sandbox=args.sandbox):
-        subs.append(sub)
-        print(table(sub), flush=True)
-        if args.feedback:
-            write_feedback(sub, args.feedback, args.format, taken)
+    try:
+        subs, skipped = grade_class(found, sets, folder, jobs=jobs, csv_path=args.csv, feedback=args.feedback,
+                                    fmt=args.format, journal=journal, done=done, strikes=strikes,
+                                    max_bytes=max_bytes, echo=lambda text: print(text, flush=True),
+                                    timeout=args.timeout, expected_set=args.set, seed=seed, sandbox=args.sandbox,
+                                    notebook_timeout=args.notebook_timeout)
+    except KeyboardInterrupt:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        print("nnbook grade: interrupted" + (f"; the gradebook {args.csv} holds the notebooks graded so far; "
+                                             "continue with the same command and --resume" if args.csv else ""),
+              file=sys.stderr)
+        previous = {}                                  # stay deaf to signals: the process is ending
+        return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     elapsed = time.monotonic() - start
-    reports = []
-    if args.csv:
-        from .grading.report.classreport import write_class_report
-        write_csv(subs, args.csv, sets)
-        reports = write_class_report(subs, sets, Path(args.csv).parent)
     errors = sum(bool(s.error) for s in subs)
     total = sum(s.total for s in subs)
     top = sum(s.max_points for s in subs)
+    reports = [Path(args.csv).parent / "class_report.md"] if args.csv else []
     print(f"graded {len(subs)} notebook(s): {total:g}/{top:g} points in all"
           + (f", {errors} with errors" if errors else "")
+          + (f" ({skipped} graded before, taken from the run resumed)" if skipped else "")
           + (f"; gradebook {args.csv}" if args.csv else "")
           + (f"; class report {reports[0]}" if reports else "")
           + (f"; feedback in {args.feedback}/" if args.feedback else ""))
@@ -172,19 +260,24 @@ def main(argv=None):
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     g.add_argument("paths", nargs="+", metavar="PATH", help="submitted notebook(s), or folder(s) of them")
     g.add_argument("--csv", metavar="FILE", help="write a gradebook (student, file, set, points per exercise, "
-                   "total, max, error, notes)")
-    g.add_argument("--timeout", type=float, default=60, metavar="SECONDS",
-                   help="time limit per cell (default: 60)")
-    g.add_argument("--feedback", metavar="DIR", default="feedback",
+                   "total, max, error, notes, seed, mode), the class report next to it and the run's progress "
+                   "(FILE's name with .progress.jsonl), all rewritten as each notebook finishes")
+    g.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="time limit per cell and per call into the learner's kernel (default: 60)")
+    g.add_argument("--notebook-timeout", type=float, default=None, metavar="SECONDS",
+                   help="time limit for running a whole notebook's cells and calls, kernel starts not counted "
+                   "(default: --timeout x (the set's number of checks + 2), at least 120); a notebook that runs out of it keeps "
+                   "the points of the tests done, and the gradebook says so")
+    g.add_argument("--feedback", metavar="DIR", default=None,
                    help="folder for the per-submission feedback reports (default: feedback; '' for none)")
-    g.add_argument("--format", choices=("md", "html"), default="md",
+    g.add_argument("--format", choices=("md", "html"), default=None,
                    help="feedback format: Markdown or HTML with pictures (default: md)")
     g.add_argument("--set", metavar="NAME", help="expected exercise set, e.g. ex3_convolution "
                    "(default: recognized from the notebook; a file named after a set must be that set)")
     g.add_argument("--solutions", default=None, metavar="DIR",
                    help="solution notebooks (default: the repository's solutions/ when run from a checkout, "
                    "else ./solutions; needed when nnbook is installed as a package)")
-    g.add_argument("--sandbox", action="store_true",
+    g.add_argument("--sandbox", action="store_true", default=None,
                    help="run each kernel under bubblewrap (no network, read-only system, private /tmp, "
                    "no view of solutions/ or nnbook's source, resource limits); recommended for a class")
     g.add_argument("--seed", type=int, default=None, metavar="N",
@@ -192,6 +285,12 @@ def main(argv=None):
                    "the same seed reproduces a run)")
     g.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="notebooks graded in parallel (default: the number of cores)")
+    g.add_argument("--max-size", type=float, default=None, metavar="MB",
+                   help="larger submitted files are refused unread (default: 20)")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the run that wrote --csv FILE, stopped or killed: notebooks already graded "
+                   "(and unchanged) are not graded again; the recorded seed and options are used, and giving "
+                   "different ones is an error")
     g.set_defaults(run=_grade)
 
     w = sub.add_parser("workspace", help="copy the exercise sets into your workspace/ (never overwrites)",

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-from .run.kernel import CellRun, run_notebook
+from .run.kernel import BUDGET_ENAME, CellRun, run_notebook
 from .notebooks.cells import grade_id, is_locked, is_test, meta
 
 FEEDBACK_CHARS = 20_000
@@ -123,12 +123,6 @@ class Submission:
     @property
     def total(self):
         return sum(t.points for t in self.tests)
-
-
-def student_name(path, set_names):
-    """The file's stem, or its folder's name when the file is just named after the exercise set."""
-    path = Path(path)
-    return path.parent.name if path.stem in set_names and path.parent.name else path.stem
 
 
 def detect_set(nb, sets):
@@ -334,6 +328,8 @@ def _result(gid, pts, run):
         result = TestResult(gid, 0, pts, "timeout", run.evalue)
     elif run.status == "not run":
         result = TestResult(gid, 0, pts, "not run", run.evalue)
+    elif run.ename == BUDGET_ENAME:
+        result = TestResult(gid, 0, pts, "timeout", run.evalue)
     elif run.ename == "NotImplementedError":
         result = TestResult(gid, 0, pts, "not written", "raises NotImplementedError")
     elif run.ename == "ExerciseFailed":
@@ -368,33 +364,62 @@ def new_seed():
     return random.SystemRandom().randrange(1, 10 ** 9)
 
 
-def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None, seed=None, sandbox=False):
+MIN_BUDGET = 120.0      # seconds: the least default budget, whatever --timeout
+
+
+def notebook_budget(exercise_set, timeout):
+    """The default time budget of one notebook (``--notebook-timeout``): ``timeout`` (``--timeout``)
+    for each check of the set, plus twice that for the setup and answer cells (starting the
+    kernel is not counted), and at least :data:`MIN_BUDGET` (a short ``--timeout`` on a busy
+    machine must not cut honest notebooks, which take seconds)."""
+    checks = sum(len(c) for c in exercise_set.checks.values()) or len(exercise_set.points)
+    return max(float(timeout) * (checks + 2), MIN_BUDGET)
+
+
+def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None, seed=None, sandbox=False,
+                   notebook_timeout=None, student=None, data=None, on_kernel=None, max_bytes=None):
     """Grade one submitted notebook file; never raises for a bad submission.
 
     Args:
         seed: the hidden cases' seed (default: 0; ``nnbook grade`` draws one per run).
         sandbox: run the kernel under bubblewrap (:mod:`.run.sandbox`); raises
             :class:`~.run.sandbox.SandboxUnavailable` when that is not possible.
+        notebook_timeout: total wall-clock seconds for the notebook (default:
+            :func:`notebook_budget` of its set).
+        student: whose it is (default: from its place, :func:`.intake.student_of`).
+        data: the file's bytes, already read (default: read ``path`` as :mod:`.intake` does:
+            regular files only, size-limited).
+        on_kernel: called with the process group of each kernel started.
     """
+    from . import intake
+    from .run.sandbox import SandboxUnavailable
+    path = Path(path)
+    seed = 0 if seed is None else seed
+    found = intake.Found(path.parent, (path.name,))
+    sub = Submission(path, student or intake.student_of(found, sets), seed=seed, sandboxed=bool(sandbox))
+    limit = max_bytes or intake.MAX_MB * 1_000_000
+    try:
+        nb = intake.parse(intake.read_bytes(found, limit) if data is None else data)
+    except intake.Refused as exc:
+        sub.error = str(exc)
+        return sub
+    try:
+        return _grade(sub, nb, sets, timeout, expected_set, output_cap, seed, sandbox, notebook_timeout,
+                      on_kernel)
+    except SandboxUnavailable:
+        raise
+    except Exception as exc:            # the grader's own trouble with this notebook: its row says so
+        sub.error = f"the grader failed on this notebook: {type(exc).__name__}: {exc}"[:300]
+        if sub.set_name:
+            sub.tests = [TestResult(g, 0, p, "not run", "the grader failed") for g, p in sets[sub.set_name].points.items()]
+        return sub
+
+
+def _grade(sub, nb, sets, timeout, expected_set, output_cap, seed, sandbox, notebook_timeout, on_kernel):
     from .run.guard import build_overlay
     from .run.sandbox import make_launch
     from .run.served_data import serve
-    path = Path(path)
-    seed = 0 if seed is None else seed
-    sub = Submission(path, student_name(path, sets), seed=seed, sandboxed=bool(sandbox))
-    try:
-        raw = path.read_text(encoding="utf-8")
-        nb = nbformat.reads(raw, as_version=4)
-    except UnicodeDecodeError:
-        sub.error = "not a notebook: the file is not UTF-8 text"
-        return sub
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        sub.error = f"not a valid notebook (JSON): {first[:200]}"
-        return sub
-    if not isinstance(nb.get("cells"), list):
-        sub.error = "not a valid notebook: no list of cells"
-        return sub
+    path = sub.path
     name = detect_set(nb, sets)
     if name is None:
         sub.error = "not one of the exercise sets (none of its cells has a grade_id from solutions/)"
@@ -410,6 +435,7 @@ def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None, s
     env = dict(os.environ, NNBOOK_GRADING="1")
     env.pop("MPLBACKEND", None)
     kwargs = {} if output_cap is None else {"output_cap": output_cap}
+    budget = notebook_timeout or notebook_budget(sets[name], timeout)
     judge = Judge(sets[name], seed, timeout)
     with tempfile.TemporaryDirectory(prefix="nnbook-overlay-") as overlay:
         build_overlay(overlay, name, sets[name].allowed)
@@ -417,7 +443,7 @@ def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None, s
         launch = make_launch(overlay, sandbox=sandbox, exercise_set=name)
         try:
             runs = run_notebook(graded, timeout=timeout, env=env, replayable=lambda c: not is_test(c),
-                                judge=judge, kernel=launch, **kwargs)
+                                judge=judge, kernel=launch, budget=budget, on_kernel=on_kernel, **kwargs)
         except Exception as exc:               # e.g. the kernel could not start
             sub.error = f"could not run the notebook: {type(exc).__name__}: {exc}"
             sub.tests = [TestResult(g, 0, p, "not run", sub.error) for g, p in sets[name].points.items()]
@@ -429,10 +455,24 @@ def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None, s
             sub.tests.append(TestResult(gid, 0, pts, "not run", "the test cell did not run"))
             continue
         sub.tests.append(_result(gid, pts, run))
+    if any(r.ename == BUDGET_ENAME for r in runs.values()):
+        cut = sum(runs.get(by_id.get(g)) is not None and runs[by_id[g]].ename == BUDGET_ENAME for g in sets[name].points)
+        sub.error = (f"the notebook's time budget of {budget:g} s ran out (--notebook-timeout): "
+                     f"{cut} test cell{'s' if cut != 1 else ''} not graded")
     return sub
 
 
+# ---------------------------------------------------------------------------------------------
+# a class: every notebook in a worker process, the gradebook and reports written as each finishes
+
 _WORKER = {}
+
+
+def worker_deadline(budget):
+    """Seconds after which the worker grading a notebook is killed: far past the notebook's
+    budget, since the grader's own work (references, comparisons, pictures) and kernel starts
+    come on top of it. A stopped or hung worker is found sooner, by its missing heartbeat."""
+    return 2 * budget + 300
 
 
 def _init_worker(solutions_dir, options):
@@ -440,59 +480,130 @@ def _init_worker(solutions_dir, options):
     _WORKER["options"] = options
 
 
-def _grade_in_worker(path):
-    return grade_notebook(path, _WORKER["sets"], **_WORKER["options"])
+def _grade_in_worker(payload, report):
+    path, student, data = payload
+    return grade_notebook(path, _WORKER["sets"], student=student, data=data, on_kernel=report,
+                          **_WORKER["options"])
 
 
-def grade_all(files, solutions_dir, sets=None, jobs=1, **options):
-    """Grade ``files`` (in order), ``jobs`` at a time in worker processes; yields Submissions in order.
+def _unrun(entry, sets, options, error, with_tests=True):
+    """The row of a notebook that was not graded (refused, or its grading broke off)."""
+    sub = Submission(entry.path, entry.student, entry.set_name, error=error, seed=options.get("seed"),
+                     sandboxed=bool(options.get("sandbox")))
+    if entry.set_name in sets:
+        sub.max_points = sets[entry.set_name].max_points
+        if with_tests:
+            sub.tests = [TestResult(g, 0, p, "not run", error[:120]) for g, p in sets[entry.set_name].points.items()]
+    return sub
 
-    ``options`` go to :func:`grade_notebook` (timeout, expected_set, seed, sandbox, output_cap).
+
+def feedback_names(entries):
+    """A feedback file name (without extension) per entry: ``<student>_<set or file>``, made
+    safe for a file system, with ``-2``, ``-3``... on a clash; the same names on every run."""
+    names, taken = [], set()
+    for e in entries:
+        stem = re.sub(r"[^\w.-]+", "_", f"{e.student}_{e.set_name or Path(e.found.rel[-1]).stem}")[:120]
+        stem = stem.lstrip(".") or "submission"
+        name, n = stem, 1
+        while name.lower() in taken:
+            n += 1
+            name = f"{stem}-{n}"
+        taken.add(name.lower())
+        names.append(name)
+    return names
+
+
+def _killed_twice(strikes):
+    """The grading run was killed at least twice while this notebook was being graded, once
+    with no other notebook in progress: it is taken to be what kills the run."""
+    return len(strikes) >= 2 and any(strikes)
+
+
+def grade_class(found, sets, solutions_dir, jobs=1, csv_path=None, feedback=None, fmt="md", journal=None,
+                done=None, strikes=None, max_bytes=None, echo=print, **options):
+    """Grade the ``found`` files (:func:`.intake.find`) of a class; returns the Submissions in order
+    and how many were taken from ``done``.
+
+    Each notebook is graded in a worker process (:class:`.run.workers.WorkerPool`); a worker that
+    dies or overruns its notebook's budget costs only that notebook. As each notebook finishes,
+    its feedback report, the gradebook (``csv_path``), the class report next to it and the
+    ``journal`` (:class:`.report.gradebook.Journal`) are written. ``done`` (``{file: (sha256,
+    Submission)}``, from the journal of a run being resumed) is taken as it is for unchanged files;
+    ``strikes`` (from the same journal) are the earlier runs killed while a file was graded: those
+    files are graded first, one at a time, and a file that killed the run twice is not graded again.
+    ``options`` go to :func:`grade_notebook` (timeout, expected_set, seed, sandbox,
+    notebook_timeout, output_cap).
     """
-    files = list(files)
-    if jobs <= 1 or len(files) <= 1:
-        sets = sets or load_sets(solutions_dir)
-        for f in files:
-            yield grade_notebook(f, sets, **options)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-                             initargs=(str(solutions_dir), options)) as pool:
-        yield from pool.map(_grade_in_worker, files)
+    from . import intake
+    from .report.classreport import write_class_report
+    from .report.gradebook import write_csv
+    from .report.learner import table, write_feedback
+    from .run.workers import Task, WorkerPool
+    limit = max_bytes or intake.MAX_MB * 1_000_000
+    done, strikes = done or {}, strikes or {}
+    entries = intake.examine(found, sets, options.get("expected_set"), limit, detect=detect_set)
+    names = feedback_names(entries)
+    subs = [None] * len(entries)
+    state = {"skipped": 0}
 
+    def finish(i, sub, write=True):
+        entry = entries[i]
+        sub.flags = list(sub.flags) + [n for n in entry.notes if n not in sub.flags]
+        subs[i] = sub
+        if journal is not None and not entry.refused:
+            journal.done(os.path.abspath(entry.path), entry.sha256, sub)
+        if feedback:
+            write_feedback(sub, feedback, fmt, name=names[i])
+        echo(table(sub))
+        if csv_path and write:
+            finished = [s for s in subs if s is not None]
+            write_csv(finished, csv_path, sets)
+            write_class_report(finished, sets, Path(csv_path).parent, fresh=False)
 
-def expand(paths):
-    """Notebook files named by ``paths`` (files, or folders searched recursively), in order."""
-    files, missing = [], []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files += sorted(f for f in p.rglob("*.ipynb") if ".ipynb_checkpoints" not in f.parts)
-        elif p.exists():
-            files.append(p)
+    tasks = []
+    for i, e in enumerate(entries):
+        key = os.path.abspath(e.path)
+        if e.refused:
+            finish(i, _unrun(e, sets, options, e.refused, with_tests=e.refused.startswith("wrong exercise set")),
+                   write=False)
+        elif key in done and done[key][0] == e.sha256:
+            subs[i] = done[key][1]
+            subs[i].flags = [f for f in subs[i].flags if f not in e.notes] + e.notes
+            state["skipped"] += 1
+        elif _killed_twice(strikes.get(key, [])):
+            finish(i, _unrun(e, sets, options, "not graded: the grading run was killed twice while this notebook "
+                             "was being graded (look at it by hand, or grade it with --sandbox)"), write=False)
         else:
-            missing.append(p)
-    return files, missing
+            budget = options.get("notebook_timeout") or notebook_budget(sets[e.set_name], options.get("timeout", 30))
 
+            def payload(e=e):
+                return (str(e.path), e.student, intake.load(e, limit))
+            tasks.append(Task(i, payload, worker_deadline(budget), alone=key in strikes))
+    tasks.sort(key=lambda t: not t.alone)                 # suspects of an earlier killed run first
+    if csv_path:
+        finished = [s for s in subs if s is not None]
+        write_csv(finished, csv_path, sets)
+        write_class_report(finished, sets, Path(csv_path).parent, fresh=not tasks)
+    if tasks:
+        pool = WorkerPool(jobs, _init_worker, (str(solutions_dir), options), _grade_in_worker)
 
-def write_csv(subs, path, sets):
-    """Gradebook: student, file, set, one column per exercise (points), total, max, error, notes
-    (cells that touch the grading machinery, for a human to look at), the hidden cases' seed and
-    the grading mode (default or sandbox)."""
-    ids = []
-    for name in sorted({s.set_name for s in subs if s.set_name}):
-        ids += [g for g in sets[name].points if g not in ids]
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["student", "file", "set", *ids, "total", "max", "error", "notes", "seed", "mode"])
-        for s in subs:
-            pts = {t.grade_id: t.points for t in s.tests}
-            w.writerow([s.student, str(s.path), s.set_name, *[_num(pts[g]) if g in pts else "" for g in ids],
-                        _num(s.total), _num(s.max_points), s.error, "; ".join(s.flags),
-                        "" if s.seed is None else s.seed, "sandbox" if s.sandboxed else "default"])
-
-
-def _num(x):
-    return int(x) if float(x).is_integer() else x
+        def on_start(task, running):
+            if journal is not None:
+                journal.started(os.path.abspath(entries[task.key].path),
+                                [os.path.abspath(entries[k].path) for k in running])
+        try:
+            for outcome in pool.run(tasks, on_start=on_start):
+                e = entries[outcome.task.key]
+                sub = outcome.value if outcome.ok else _unrun(e, sets, options, outcome.reason)
+                finish(outcome.task.key, sub)
+        except BaseException:
+            if journal is not None:
+                journal.stopped("interrupted")
+            raise
+        finally:
+            pool.close()
+    if csv_path and tasks:
+        write_class_report([s for s in subs if s is not None], sets, Path(csv_path).parent)  # every figure current
+    if journal is not None:
+        journal.stopped("finished")
+    return [s for s in subs if s is not None], state["skipped"]

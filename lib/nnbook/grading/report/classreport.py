@@ -5,13 +5,18 @@ mistake that each one's **first** hint named (``TestResult.mistake``: a hint's l
 failing learner counted once, under that mistake only; a failing learner whose feedback named no mistake
 (an exception no hint explains, a time-out, an answer not written) is listed as "failed, no named mistake"
 with the reason. Nothing is counted under a mistake its learner was not told about first.
-``class_report.md`` and ``class_report.html`` (with a figure of the score distributions).
+``class_report.md`` and ``class_report.html`` (with a figure of the score distributions),
+rewritten (atomically) as each notebook finishes; at the end, the submissions that were not graded,
+with the reason (names are escaped: :mod:`.safe`).
 """
 import base64
 import html
 import io
 from collections import Counter
 from pathlib import Path
+
+from .gradebook import atomic_write
+from .safe import md_code, md_text
 
 NO_NAMED_MISTAKE = "failed, no named mistake"
 
@@ -75,8 +80,17 @@ def failure_lines(ex):
     return lines
 
 
-def markdown(summary):
+def not_graded(subs):
+    """``[(student, file, reason)]`` of the submissions that got no grade at all."""
+    return [(s.student, str(s.path), s.error) for s in subs if s.error and not any(t.status != "not run" for t in s.tests)]
+
+
+def markdown(summary, skipped=()):
     lines = ["# Class report", ""]
+    if skipped:
+        lines += [f"## Not graded ({len(skipped)})", "", "| student | file | reason |", "|---|---|---|"]
+        lines += [f"| {md_text(who)} | {md_code(path)} | {md_text(why)} |" for who, path, why in skipped]
+        lines.append("")
     if not summary:
         return "\n".join(lines + ["No graded submissions.", ""])
     for name, entry in summary.items():
@@ -93,9 +107,34 @@ def markdown(summary):
         for gid, ex in entry["exercises"].items():
             if ex["failed"]:
                 lines.append(f"**{gid}**: {ex['failed']} of {n} failed; the mistake each one's first hint named:")
-                lines += [f"- {c} of {n}: {text}" for c, text in failure_lines(ex)]
+                lines += [f"- {c} of {n}: {md_text(text)}" for c, text in failure_lines(ex)]
                 lines.append("")
     return "\n".join(lines)
+
+
+_FIGURES = {}          # (title, scores) -> PNG
+_LATEST = {}           # title -> the PNG drawn last
+_DRAWN = {"at": None}  # when figures were last drawn
+REDRAW_SECONDS = 30.0
+
+
+def _figure(entry, title, fresh=True):
+    """:func:`figure_png`, drawn again only when the set's scores changed. With ``fresh=False``
+    (during a run, where the report is rewritten after every notebook) at most one figure is drawn
+    per :data:`REDRAW_SECONDS` (drawing one costs about as much as grading a notebook): meanwhile
+    the set's last figure is shown, or none (None) until its first is drawn."""
+    import time
+    key = (title, tuple((g, ex["max"], tuple(sorted(ex["scores"].items()))) for g, ex in entry["exercises"].items()))
+    if key in _FIGURES:
+        return _FIGURES[key]
+    recent = _DRAWN["at"] is not None and time.monotonic() - _DRAWN["at"] < REDRAW_SECONDS
+    if not fresh and recent:
+        return _LATEST.get(title)
+    if len(_FIGURES) > 64:
+        _FIGURES.clear()
+    _FIGURES[key] = _LATEST[title] = figure_png(entry, title)
+    _DRAWN["at"] = time.monotonic()
+    return _FIGURES[key]
 
 
 def figure_png(entry, title):
@@ -120,17 +159,23 @@ def figure_png(entry, title):
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def html_page(summary):
+def html_page(summary, skipped=(), fresh=True):
     e = html.escape
     parts = ["<h1>Class report</h1>"]
+    if skipped:
+        rows = "".join(f"<tr><td>{e(who)}</td><td><code>{e(path)}</code></td><td>{e(why)}</td></tr>"
+                       for who, path, why in skipped)
+        parts.append(f"<h2>Not graded ({len(skipped)})</h2><table><tr><th>student</th><th>file</th>"
+                     f"<th>reason</th></tr>{rows}</table>")
     if not summary:
         parts.append("<p>No graded submissions.</p>")
     for name, entry in summary.items():
         n = entry["learners"]
         parts.append(f"<h2>{e(name)} ({n} learner{'s' if n != 1 else ''})</h2>")
         try:
-            png = figure_png(entry, f"{name}: score distribution")
-            parts.append(f"<img alt='score distribution per exercise' src='data:image/png;base64,{png}'>")
+            png = _figure(entry, f"{name}: score distribution", fresh)
+            parts.append(f"<img alt='score distribution per exercise' src='data:image/png;base64,{png}'>" if png
+                         else "<p>(the figure is drawn as the run goes on)</p>")
         except Exception as exc:                 # the tables still say everything
             parts.append(f"<p>(no figure: {e(str(exc))})</p>")
         rows = []
@@ -148,12 +193,13 @@ def html_page(summary):
             f"</head><body>{''.join(parts)}</body></html>\n")
 
 
-def write_class_report(subs, sets, folder):
-    """Write ``folder/class_report.md`` and ``.html``; returns their paths."""
+def write_class_report(subs, sets, folder, fresh=True):
+    """Write ``folder/class_report.md`` and ``.html`` (atomically); returns their paths.
+    ``fresh=False``: a figure may be up to :data:`REDRAW_SECONDS` old (see :func:`_figure`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    summary = summarize(subs, sets)
+    summary, skipped = summarize(subs, sets), not_graded(subs)
     md, page = folder / "class_report.md", folder / "class_report.html"
-    md.write_text(markdown(summary), encoding="utf-8")
-    page.write_text(html_page(summary), encoding="utf-8")
+    atomic_write(md, markdown(summary, skipped))
+    atomic_write(page, html_page(summary, skipped, fresh))
     return [md, page]

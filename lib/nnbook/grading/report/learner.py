@@ -1,7 +1,13 @@
-"""Grading results as a terminal table and as per-submission feedback (Markdown or HTML)."""
+"""Grading results as a terminal table and as per-submission feedback (Markdown or HTML).
+
+Names, paths and messages may come from learners (file and folder names, a kernel's exception
+messages): they go through :mod:`.safe` for each format."""
 import html
 import re
 from pathlib import Path
+
+from .gradebook import atomic_write
+from .safe import md_code, md_fence, md_text, terminal_text
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -12,40 +18,44 @@ def _num(x):
 
 def table(sub):
     """A few lines for the terminal: one row per exercise and the total."""
-    head = f"{sub.student} ({sub.path})" + (f" — {sub.set_name}" if sub.set_name else "")
+    t_ = terminal_text
+    head = f"{t_(sub.student)} ({t_(sub.path)})" + (f" — {sub.set_name}" if sub.set_name else "")
     if sub.error and not sub.tests:
-        return f"{head}\n  ERROR: {sub.error}\n  total 0" + (f"/{_num(sub.max_points)}" if sub.max_points else "")
+        return (f"{head}\n  ERROR: {t_(sub.error)}\n  total 0" + (f"/{_num(sub.max_points)}" if sub.max_points else "")
+                + "".join(f"\n  note: {t_(flag)} (look at it by hand)" for flag in sub.flags))
     width = max([len(t.grade_id) for t in sub.tests] + [8])
     lines = [head]
     if sub.error:
-        lines.append(f"  ERROR: {sub.error}")
+        lines.append(f"  ERROR: {t_(sub.error)}")
     for t in sub.tests:
-        reason = f" — {t.reason}" if t.reason else ""
+        reason = f" — {t_(t.reason)}" if t.reason else ""
         lines.append(f"  {t.grade_id:<{width}}  {_num(t.points):>3}/{_num(t.max_points):<3} {t.status}{reason}")
     lines.append(f"  {'total':<{width}}  {_num(sub.total):>3}/{_num(sub.max_points)}")
     for flag in sub.flags:
-        lines.append(f"  note: {flag} (look at it by hand)")
+        lines.append(f"  note: {t_(flag)} (look at it by hand)")
     return "\n".join(lines)
 
 
 def markdown(sub):
     """Feedback for one submission, in Markdown."""
-    out = [f"# Feedback: {sub.student}", "",
-           f"- file: `{sub.path}`", f"- exercise set: {sub.set_name or '?'}",
+    out = [f"# Feedback: {md_text(sub.student)}", "",
+           f"- file: {md_code(sub.path)}", f"- exercise set: {md_text(sub.set_name or '?')}",
            f"- score: **{_num(sub.total)} / {_num(sub.max_points)}**", ""]
     if sub.error:
-        out += [f"**Error:** {sub.error}", ""]
+        out += [f"**Error:** {md_text(sub.error)}", ""]
     if sub.tests:
         out += ["| exercise | points | result |", "|---|---|---|"]
         for t in sub.tests:
             reason = f": {t.reason}" if t.reason else ""
-            out.append(f"| `{t.grade_id}` | {_num(t.points)} / {_num(t.max_points)} | {t.status}{reason} |")
+            out.append(f"| {md_code(t.grade_id)} | {_num(t.points)} / {_num(t.max_points)} | {md_text(t.status + reason)} |")
         out.append("")
     for t in sub.tests:
         if (t.status != "passed" or getattr(t, "notes", None)) and t.feedback.strip():   # notes: what was measured
-            out += [f"## {t.grade_id}", "", "```", _ANSI.sub("", t.feedback).rstrip(), "```", ""]
+            text = _ANSI.sub("", t.feedback).rstrip()
+            fence = md_fence(text)
+            out += [f"## {md_text(t.grade_id)}", "", fence, text, fence, ""]
     if sub.flags:
-        out += ["## Notes for the grader", ""] + [f"- {f}" for f in sub.flags] + [""]
+        out += ["## Notes for the grader", ""] + [f"- {md_text(f)}" for f in sub.flags] + [""]
     return "\n".join(out)
 
 
@@ -106,14 +116,15 @@ def html_report(sub):
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
 
 
-def write_feedback(sub, folder, fmt="md", taken=None):
-    """Write ``folder/<student>_<set>.md`` (or ``.html``); returns the path.
+def write_feedback(sub, folder, fmt="md", taken=None, name=None):
+    """Write ``folder/<name>.md`` (or ``.html``), atomically; returns the path.
 
-    ``taken``: a set of paths already written in this run; a clash gets a ``-2``, ``-3``... suffix.
+    ``name`` defaults to ``<student>_<set>`` made safe for a file system; ``taken``: a set of
+    paths already written in this run; a clash gets a ``-2``, ``-3``... suffix.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    stem = re.sub(r"[^\w.-]+", "_", f"{sub.student}_{sub.set_name or sub.path.stem}")
+    stem = name or re.sub(r"[^\w.-]+", "_", f"{sub.student}_{sub.set_name or sub.path.stem}")[:120].lstrip(".")
     ext = "html" if fmt == "html" else "md"
     path, n = folder / f"{stem}.{ext}", 1
     while taken is not None and path in taken:
@@ -121,5 +132,5 @@ def write_feedback(sub, folder, fmt="md", taken=None):
         path = folder / f"{stem}-{n}.{ext}"
     if taken is not None:
         taken.add(path)
-    path.write_text(html_report(sub) if fmt == "html" else markdown(sub), encoding="utf-8")
+    atomic_write(path, html_report(sub) if fmt == "html" else markdown(sub))
     return path

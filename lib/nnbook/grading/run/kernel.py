@@ -7,6 +7,7 @@ For graded runs, ``run_notebook(..., judge=...)`` does not execute the cells the
 (the test cells): it hands them to the judge together with a :class:`~.channel.KernelChannel`
 into the running kernel, and the judge decides their outcome in this process. ``kernel=``
 (a :class:`~.sandbox.KernelLaunch`) sets how the kernel is started (environment, sandbox).
+``budget=`` bounds the whole run (cells and the judge's calls) in wall-clock seconds.
 """
 import copy
 import json
@@ -14,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 
 import nbformat
@@ -22,6 +24,11 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 DEFAULT_OUTPUT_CAP = 1_000_000     # characters of output kept per cell
+BUDGET_ENAME = "NotebookTimeout"   # the ename of cells cut or not run because the budget ran out
+
+
+def budget_message(budget):
+    return f"the notebook's time budget of {budget:g} s ran out (--notebook-timeout)"
 
 
 @dataclass
@@ -115,7 +122,7 @@ class _Client(NotebookClient):
 
 
 def run_notebook(nb, timeout=30, output_cap=DEFAULT_OUTPUT_CAP, env=None, cwd=None, replayable=None,
-                 max_restarts=3, probe_timeout=2, judge=None, kernel=None):
+                 max_restarts=3, probe_timeout=2, judge=None, kernel=None, budget=None, on_kernel=None):
     """Execute every code cell of ``nb`` (changed in place: outputs are filled in).
 
     When the kernel dies, or is still busy after a timed-out cell was interrupted, a new kernel
@@ -133,6 +140,13 @@ def run_notebook(nb, timeout=30, output_cap=DEFAULT_OUTPUT_CAP, env=None, cwd=No
         judge: ``judge.wants(cell) -> bool`` and ``judge(cell, index, channel) -> CellRun``: cells the
             judge wants are not executed; the judge gets a channel into the kernel instead.
         kernel: how to start the kernel (:class:`~.sandbox.KernelLaunch`; default: this Python, as is).
+        budget: seconds of wall-clock for running cells (replays included) and a judge's calls
+            (default: no limit); starting a kernel is not counted (nbclient's ``startup_timeout``,
+            60 s, bounds it). A cell (or a call) gets at most what is left; when the budget runs
+            out, the cell that was running counts as ``timeout`` and the cells after it as
+            ``not run``, both with ename :data:`BUDGET_ENAME` and :func:`budget_message`.
+        on_kernel: called with the process group id of each kernel started (so that whoever runs
+            this can end the kernel if this process dies).
     Returns:
         dict {cell index: CellRun} for every code cell.
     """
@@ -141,10 +155,31 @@ def run_notebook(nb, timeout=30, output_cap=DEFAULT_OUTPUT_CAP, env=None, cwd=No
     kernel_env = dict(os.environ if env is None else env)
     pending = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     runs, good, restarts = {}, [], 0
+    deadline = None if budget is None else time.monotonic() + budget
+
+    def left():
+        return None if deadline is None else deadline - time.monotonic()
+
+    def out_of_time():
+        """Every cell not yet run counts as not run: the budget ran out."""
+        for k in pending:
+            runs[k] = CellRun("not run", BUDGET_ENAME, budget_message(budget))
+        pending.clear()
+
+    def seconds(limit):
+        """At most ``limit`` seconds, and never more than the budget leaves (None: nothing left)."""
+        rest = left()
+        if rest is None:
+            return limit
+        return None if rest <= 0 else min(limit, rest)
+
     with tempfile.TemporaryDirectory(prefix="nnbook-grade-") as tmp:
         if kernel is not None:
             kernel.prepare(tmp, kernel_env)
         while pending:
+            if seconds(timeout) is None:
+                out_of_time()
+                break
             client = _Client(nb, output_cap, launch=kernel, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
                              error_on_timeout={"ename": "Timeout", "evalue": f"cell took longer than {timeout} s",
                                                "traceback": []},
@@ -152,21 +187,51 @@ def run_notebook(nb, timeout=30, output_cap=DEFAULT_OUTPUT_CAP, env=None, cwd=No
                              resources={"metadata": {"path": cwd or tmp}})
             broken = None
             channel = None
+            starting = time.monotonic()
             with client.setup_kernel(env=kernel_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+                if deadline is not None:          # starting a kernel has its own limit (startup_timeout)
+                    deadline += time.monotonic() - starting
+                if on_kernel is not None:
+                    on_kernel(getattr(client.km.provisioner, "pgid", None) if client.km.provisioner else None)
                 for j in good:                              # a new kernel: define things again
+                    rest = seconds(timeout)
+                    if rest is None:
+                        break
+                    client.timeout = max(1, int(rest + 0.999))
                     _replay(client, nb, j)
+                client.timeout = timeout
                 while pending and broken is None:
+                    if seconds(timeout) is None:
+                        out_of_time()
+                        break
                     i = pending.pop(0)
                     if judge is not None and judge.wants(nb.cells[i]):
                         if channel is None:
                             from .channel import KernelChannel
-                            channel = KernelChannel(lambda src, left: _run_code(client, nb, src, left, probe_timeout))
+
+                            def run_code(src, limit):
+                                rest = seconds(limit)
+                                if rest is None:
+                                    return [], "timeout"
+                                return _run_code(client, nb, src, rest, probe_timeout)
+                            channel = KernelChannel(run_code)
                         runs[i] = judge(nb.cells[i], i, channel)
+                        if runs[i].status != "ok" and seconds(timeout) is None:
+                            runs[i] = CellRun("timeout", BUDGET_ENAME, budget_message(budget), result=runs[i].result)
+                            out_of_time()
+                            break
                         if runs[i].broken:
                             broken = runs[i].broken
                         continue
+                    limit = seconds(timeout)
+                    client.timeout = max(1, int(limit + 0.999))
                     run = _execute(client, nb, i, timeout, output_cap)
+                    client.timeout = timeout
                     runs[i] = run
+                    if run.status == "timeout" and limit < timeout:
+                        runs[i] = CellRun("timeout", BUDGET_ENAME, budget_message(budget), outputs=run.outputs)
+                        out_of_time()
+                        break
                     if run.status == "ok" and replayable(nb.cells[i]):
                         good.append(i)
                     if run.ename == "DeadKernelError":
