@@ -56,7 +56,7 @@ def probed(tmp_path_factory):
             totals[nb.stem] = (sub.total, sub.max_points)
             for t in sub.tests:
                 texts.append(t.feedback)
-                for name, said in re.findall(r"RuntimeError: (\w+): (.*?) \(line \d+", " ".join(t.feedback.split())):
+                for name, said in re.findall(r"RuntimeError: (\w+): (.*?) (?:\(line \d+|this case:)", " ".join(t.feedback.split())):
                     found.setdefault(name, said)
     finally:
         if saved is None:
