@@ -284,6 +284,19 @@ def test_feedback_code_blocks_cannot_be_closed_from_inside():
     assert fence == "````" and text.count(fence) == 2
 
 
+def test_feedback_code_blocks_carry_no_terminal_control_sequences():
+    """An exception message can carry escape sequences (clear the screen, move the cursor, a terminal
+    link): in a feedback report they are shown as ``?``, colors are dropped, lines are kept."""
+    from nnbook.grading.grade import Submission, TestResult
+    from nnbook.grading.report.learner import html_report, markdown
+    evil = "\x1b[31mred\x1b[0m ValueError: \x1b[2J\x1b[H\x1b]8;;http://evil.example\x07click\x1b]8;;\x07\nsecond line"
+    t = TestResult("dropout_forward", 0, 3, "failed", feedback=evil)
+    sub = Submission(Path("x.ipynb"), "x", "ex5_dropout", tests=[t], max_points=5)
+    for text in (markdown(sub), html_report(sub)):
+        assert "\x1b" not in text and "\x07" not in text, repr(text)
+        assert "red ValueError" in text and "second line" in text
+
+
 # ---------------------------------------------------------------------------------------------
 # the notebook's budget
 def test_the_budget_cuts_a_run_of_slow_cells():
