@@ -316,6 +316,28 @@ def test_the_budget_cuts_a_run_of_slow_cells():
     assert [r.status for r in run_notebook(slow(), timeout=5).values()] == ["ok"] * 6
 
 
+def test_a_message_over_the_size_limit_is_dropped_unread(monkeypatch):
+    """A kernel's message over MAX_MESSAGE_BYTES never reaches the grader's decoder (an attack sent
+    30 million empty dicts in one display message and the grader grew to 2.4 GB): that kernel's
+    output is lost from then on (its own notebook pays), the cells still end and the run goes on.
+    Under the limit the same output arrives."""
+    from nnbook.grading.run import kernel
+    from nnbook.grading.run.kernel import run_notebook
+
+    def nb():
+        return nbformat.v4.new_notebook(cells=[
+            nbformat.v4.new_code_cell("from IPython.display import display\n"
+                                      "display({'application/json': [{}] * 500_000}, raw=True)"),
+            nbformat.v4.new_code_cell("print('after')")])
+    monkeypatch.setattr(kernel, "MAX_MESSAGE_BYTES", 1_000_000)        # the message is about 2 MB
+    runs = run_notebook(nb(), timeout=20, output_cap=10_000_000)
+    assert [r.status for r in runs.values()] == ["ok", "ok"], runs       # the run goes on
+    assert runs[0].outputs == [] and runs[1].outputs == []               # that kernel's output is lost
+    monkeypatch.setattr(kernel, "MAX_MESSAGE_BYTES", 10_000_000)
+    runs = run_notebook(nb(), timeout=20, output_cap=10_000_000)
+    assert len(runs[0].outputs) == 1 and "after" in runs[1].outputs[0]["text"]
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_slow_cells_run_out_of_the_notebooks_budget(tmp_path, mode):
     """15 cells of 1.5 s, each under --timeout 2, after the forward's test: a budget of 12 s stops
