@@ -284,6 +284,19 @@ def test_feedback_code_blocks_cannot_be_closed_from_inside():
     assert fence == "````" and text.count(fence) == 2
 
 
+def test_feedback_code_blocks_carry_no_terminal_control_sequences():
+    """An exception message can carry escape sequences (clear the screen, move the cursor, a terminal
+    link): in a feedback report they are shown as ``?``, colors are dropped, lines are kept."""
+    from nnbook.grading.grade import Submission, TestResult
+    from nnbook.grading.report.learner import html_report, markdown
+    evil = "\x1b[31mred\x1b[0m ValueError: \x1b[2J\x1b[H\x1b]8;;http://evil.example\x07click\x1b]8;;\x07\nsecond line"
+    t = TestResult("dropout_forward", 0, 3, "failed", feedback=evil)
+    sub = Submission(Path("x.ipynb"), "x", "ex5_dropout", tests=[t], max_points=5)
+    for text in (markdown(sub), html_report(sub)):
+        assert "\x1b" not in text and "\x07" not in text, repr(text)
+        assert "red ValueError" in text and "second line" in text
+
+
 # ---------------------------------------------------------------------------------------------
 # the notebook's budget
 def test_the_budget_cuts_a_run_of_slow_cells():
@@ -301,6 +314,28 @@ def test_the_budget_cuts_a_run_of_slow_cells():
     assert statuses[ok][1] == BUDGET_ENAME and all(s == ("not run", BUDGET_ENAME) for s in statuses[ok + 1:])
     assert "the notebook's time budget of 5 s ran out" in runs[ok].evalue
     assert [r.status for r in run_notebook(slow(), timeout=5).values()] == ["ok"] * 6
+
+
+def test_a_message_over_the_size_limit_is_dropped_unread(monkeypatch):
+    """A kernel's message over MAX_MESSAGE_BYTES never reaches the grader's decoder (an attack sent
+    30 million empty dicts in one display message and the grader grew to 2.4 GB): that kernel's
+    output is lost from then on (its own notebook pays), the cells still end and the run goes on.
+    Under the limit the same output arrives."""
+    from nnbook.grading.run import kernel
+    from nnbook.grading.run.kernel import run_notebook
+
+    def nb():
+        return nbformat.v4.new_notebook(cells=[
+            nbformat.v4.new_code_cell("from IPython.display import display\n"
+                                      "display({'application/json': [{}] * 500_000}, raw=True)"),
+            nbformat.v4.new_code_cell("print('after')")])
+    monkeypatch.setattr(kernel, "MAX_MESSAGE_BYTES", 1_000_000)        # the message is about 2 MB
+    runs = run_notebook(nb(), timeout=20, output_cap=10_000_000)
+    assert [r.status for r in runs.values()] == ["ok", "ok"], runs       # the run goes on
+    assert runs[0].outputs == [] and runs[1].outputs == []               # that kernel's output is lost
+    monkeypatch.setattr(kernel, "MAX_MESSAGE_BYTES", 10_000_000)
+    runs = run_notebook(nb(), timeout=20, output_cap=10_000_000)
+    assert len(runs[0].outputs) == 1 and "after" in runs[1].outputs[0]["text"]
 
 
 @pytest.mark.parametrize("mode", MODES)

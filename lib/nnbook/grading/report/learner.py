@@ -7,9 +7,7 @@ import re
 from pathlib import Path
 
 from .gradebook import atomic_write
-from .safe import md_code, md_fence, md_text, terminal_text
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+from .safe import block_text, md_code, md_fence, md_text, terminal_text
 
 
 def _num(x):
@@ -51,7 +49,7 @@ def markdown(sub):
         out.append("")
     for t in sub.tests:
         if (t.status != "passed" or getattr(t, "notes", None)) and t.feedback.strip():   # notes: what was measured
-            text = _ANSI.sub("", t.feedback).rstrip()
+            text = block_text(t.feedback).rstrip()
             fence = md_fence(text)
             out += [f"## {md_text(t.grade_id)}", "", fence, text, fence, ""]
     if sub.flags:
@@ -66,7 +64,7 @@ def feedback_html(text):
     """A check's text feedback as HTML: ``<pre>`` blocks, with each level-3 code hint (the lines
     starting ``code:`` and their continuation) behind a "show more" disclosure."""
     e = html.escape
-    blocks, plain, lines, i = [], [], _ANSI.sub("", text).rstrip().splitlines(), 0
+    blocks, plain, lines, i = [], [], block_text(text).rstrip().splitlines(), 0
     while i < len(lines):
         m = _CODE_LINE.match(lines[i])
         if not m:

@@ -8,6 +8,9 @@ safe for each output: a spreadsheet cell, Markdown, HTML, the terminal.
   markup that works inside a line escaped: emphasis, code, links and images, table bars) / as a
   code span that the text cannot close.
 - :func:`md_fence`: a fence for a code block that the text cannot close.
+- :func:`block_text`: the text of a code block (a check's feedback, with a kernel's exception
+  messages in it): colors dropped, every other control character (cursor moves, screen clears,
+  terminal links) shown as ``?``, newlines kept.
 - :func:`terminal_text`: control characters (ANSI escapes, bidirectional overrides) shown as ``?``.
 - HTML uses :func:`html.escape` everywhere.
 """
@@ -59,6 +62,14 @@ def md_code(text):
     fence = "`" * (longest + 1)
     pad = " " if flat.startswith("`") or flat.endswith("`") else ""
     return f"{fence}{pad}{flat}{pad}{fence}"
+
+
+_COLOR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def block_text(text):
+    """Several lines for a code block: ANSI colors removed, other control characters ``?``."""
+    return _controls(_COLOR.sub("", str(text)), keep_newlines=True)
 
 
 def md_fence(text):

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 
 import nbformat
+import zmq
+from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -68,12 +70,29 @@ class _Spec(KernelSpecManager):
 REPLY_CAP = 70_000_000      # characters a call's reply may take (see remote.MAX_REPLY_CHARS)
 
 
+MAX_MESSAGE_BYTES = 96_000_000   # one message from the kernel (above REPLY_CAP: a call's reply fits)
+
+
+class _CappedClient(AsyncKernelClient):
+    """A kernel client whose sockets drop any message over :data:`MAX_MESSAGE_BYTES` unread (ZeroMQ's
+    MAXMSGSIZE): the output cap below applies only after a message is decoded, and decoding a huge
+    one (say 30 million empty dicts) costs the grader gigabytes. ZeroMQ then drops the connection: that
+    kernel's output (and the replies of the grader's calls) are lost from then on, which costs only
+    its own notebook; its cells still end with their execute replies."""
+
+    def _context_default(self):
+        context = super()._context_default()
+        context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)  # read at each kernel start
+        return context
+
+
 class _Client(NotebookClient):
     """nbclient with a per-cell output cap and a record of timeouts and execute replies."""
 
     def create_kernel_manager(self):
         spec = _CurrentPython() if self.launch is None else _Spec(self.launch.argv())
         self.km = self.kernel_manager_class(kernel_name="python3", config=self.config, kernel_spec_manager=spec)
+        self.km.client_factory = _CappedClient
         if self.launch is not None:
             self.launch.configure(self.km)
         return self.km
