@@ -2,6 +2,7 @@
 """Set up and run nnbook with nothing but Python 3.
 
     python3 dev.py lab     # create .venv if needed, install, open the book in JupyterLab
+    python3 dev.py lab book/03_convolution.ipynb   # the same, opened at that notebook
     python3 dev.py test    # create .venv if needed, install, run every test (pytest + nbval)
     python3 dev.py bench   # run the speed benchmarks
     python3 dev.py site    # build the book as an offline website in site/_build/html
@@ -58,9 +59,28 @@ def main(argv):
         return run([PY, ROOT / "site" / "build.py", *rest])
     if task == "bench":
         return run([PY, ROOT / "benchmarks" / "bench.py", *rest])
+    return run(lab_command(rest))
+
+
+def lab_command(rest):
+    """JupyterLab's command line for ``dev.py lab [NOTEBOOK] [JUPYTER ARGUMENTS]``: it opens at
+    NOTEBOOK (a path in the repository, as the website's pages show it), else at chapter 0."""
+    start = "book/00_start_here.ipynb"
+    if rest and rest[0].endswith(".ipynb") and not rest[0].startswith("-"):
+        given = Path(rest[0])
+        full = given if given.is_absolute() else Path.cwd() / given
+        if not full.exists():
+            full = ROOT / given
+        try:
+            start = full.resolve().relative_to(ROOT).as_posix()
+        except ValueError:
+            raise SystemExit(f"dev.py lab: {rest[0]} is not inside the repository ({ROOT})") from None
+        if not full.is_file():
+            raise SystemExit(f"dev.py lab: there is no notebook {start} in the repository")
+        rest = rest[1:]
     as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-    return run([BIN / "jupyter", "lab", f"--ServerApp.root_dir={ROOT}",
-                "--LabApp.default_url=/lab/tree/book/00_start_here.ipynb", *as_root, *rest])
+    return [BIN / "jupyter", "lab", f"--ServerApp.root_dir={ROOT}", f"--LabApp.default_url=/lab/tree/{start}",
+            *as_root, *rest]
 
 
 if __name__ == "__main__":

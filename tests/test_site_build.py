@@ -121,3 +121,32 @@ def test_links_to_the_learners_workspace_lead_to_the_exercise_page(tmp_path):
     staged = json.loads((src / "book" / "01_x.ipynb").read_text())["cells"][0]["source"]
     assert staged == "Work through [`../workspace/ex1_a.ipynb`](../exercises/ex1_a.ipynb)."
     assert "](../workspace/ex1_a.ipynb)" in (root / "book" / "01_x.ipynb").read_text()   # repo untouched
+
+
+def test_links_to_files_that_do_not_exist_are_found(tmp_path):
+    html = tmp_path / "html"
+    (html / "book").mkdir(parents=True)
+    (html / "_static").mkdir()
+    (html / "_static" / "x.js").write_text("")
+    (html / "index.html").write_text("")
+    (html / "book" / "a.html").write_text(
+        '<a href="../index.html#top">ok</a> <a href="#here">ok</a> <a href="https://x.org/n">ok</a>'
+        '<a href="mailto:a@b.c">ok</a> <img src="data:image/png;base64,AA"> <a href="..">ok: a folder with index.html</a>'
+        '<script src="../_static/x.js"></script><script>var s = \'<a href="nowhere.html">\';</script>'
+        '<a href="b.html">missing</a> <img src="../_images/p.png"> <a href="../../outside.html">outside</a>'
+        '<link rel="stylesheet" href="../_static/gone.css"> <a href="../book/">a folder without index.html</a>')
+    assert sorted(link for _, link in build.broken_links(html)) == sorted(
+        ["b.html", "../_images/p.png", "../../outside.html", "../_static/gone.css", "../book/"])
+    (html / "book" / "b.html").write_text('<a href="a.html">back</a>')
+    assert "b.html" not in [link for _, link in build.broken_links(html)]
+
+
+def test_missing_pictures_of_a_live_widget_are_found(tmp_path):
+    html = tmp_path / "html"
+    (html / "_widgets" / "book" / "01_x").mkdir(parents=True)
+    (html / "_widgets" / "book" / "01_x" / "p1.png").write_bytes(b"")
+    data = {"base": "_widgets/book/01_x/", "pictures": [[{"image": "p1.png"}], [{"image": "p2.png"}], [{"text": "t"}]]}
+    (html / "book").mkdir()
+    (html / "book" / "01_x.html").write_text(
+        f'<script type="application/json" class="nnbook-live-data">{json.dumps(data)}</script>')
+    assert build.broken_links(html) == [("book/01_x.html", "../_widgets/book/01_x/p2.png")]
