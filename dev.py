@@ -1,20 +1,24 @@
 #!/usr/bin/env python3
 """Set up and run nnbook with nothing but Python 3.
 
-    python3 dev.py lab     # create .venv if needed, install, open the book in JupyterLab
+    python3 dev.py lab     # create .venv if needed, install the reader's tools, open the book in JupyterLab
     python3 dev.py lab book/03_convolution.ipynb   # the same, opened at that notebook
-    python3 dev.py test    # create .venv if needed, install, run every test (pytest + nbval)
+    python3 dev.py test    # also install the test and website tools, run every test (pytest + nbval)
     python3 dev.py bench   # run the speed benchmarks
-    python3 dev.py site    # build the book as an offline website in site/_build/html
+    python3 dev.py site    # install the website tools, build the book as an offline website
+    python3 dev.py setup   # install everything (the reader's, test and website tools), run nothing
 
-The first run creates ``.venv`` and installs the project (about a minute); later runs
-reinstall only when pyproject.toml changed. Extra arguments are passed to the tool,
-e.g. ``python3 dev.py test -k conv``.
+Each command installs what it needs into .venv: `lab` only the library, JupyterLab, ipywidgets and
+matplotlib; `test` and `site` add their tools (pyproject.toml's extras) the first time they run.
+Later runs start at once and reinstall only when pyproject.toml changed. Extra arguments are
+passed to the tool, e.g. ``python3 dev.py test -k conv``.
 """
 import hashlib
+import json
 import os
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -24,33 +28,100 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".nnbook-installed"
 THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# pyproject.toml's extras each command needs (the reader's tools are the base install)
+EXTRAS = {"lab": (), "bench": (), "site": ("site",), "test": ("test", "site"), "setup": ("test", "site")}
+TASKS = tuple(EXTRAS)
+WHAT = {"": "the library, JupyterLab, ipywidgets, matplotlib",
+        "site": "Sphinx and myst-nb (the website)", "test": "pytest, nbval and Playwright (the tests)"}
 
 
-def ensure_env():
-    """Create .venv and install the project (editable, with test extras) if out of date."""
+def _installed():
+    """(pyproject hash, extras) recorded by the last install, or (None, ())."""
+    try:
+        stamp = json.loads(STAMP.read_text())
+        return stamp["pyproject"], tuple(stamp["extras"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, ()
+
+
+def _pip_install(spec, label):
+    """``pip install spec``, saying on one line what it is doing (updated in place on a terminal)."""
+    cmd = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", spec]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    lines, seen, tty = [], 0, sys.stdout.isatty()
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith(("Collecting ", "Processing ")):
+            seen += 1
+            if tty:
+                print(f"\r{label}: {seen} packages found ...", end="", flush=True)
+        elif line.startswith("Installing collected packages") and tty:
+            print(f"\r{label}: unpacking {seen} packages ...    ", end="", flush=True)
+    if tty:
+        print("\r" + " " * (len(label) + 40) + "\r", end="", flush=True)
+    if proc.wait() != 0:
+        sys.stdout.write("".join(lines[-40:]))
+        raise SystemExit(f"pip failed (exit status {proc.returncode}); its last lines are above")
+    installed = [line for line in lines if line.startswith("Successfully installed ")]
+    return len(installed[-1].split()) - 2 if installed else 0
+
+
+def ensure_env(task):
+    """Create .venv if needed and install what ``task`` needs, saying what it does step by step."""
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == wanted and PY.exists():
+    have_hash, have_extras = _installed()
+    need = set(EXTRAS[task])
+    if have_hash == wanted and need <= set(have_extras) and PY.exists():
         return
+    extras = sorted(need | set(have_extras))       # keep the tools an earlier command installed
+    steps = 1 + (not PY.exists())
+    step, start = 0, time.monotonic()
     if not PY.exists():
-        print(f"creating {VENV} ...", flush=True)
+        step += 1
+        print(f"[{step}/{steps}] creating the virtual environment .venv/ (once) ...", flush=True)
+        t = time.monotonic()
         venv.create(VENV, with_pip=True)
-    print("installing nnbook and its dependencies into .venv (first run: about a minute) ...", flush=True)
-    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
-    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev,site]"], check=True)
-    STAMP.write_text(wanted)
+        print(f"      done in {time.monotonic() - t:.0f} s", flush=True)
+    step += 1
+    what = "; ".join(WHAT[e] for e in ["", *extras])
+    print(f"[{step}/{steps}] installing into .venv/ from PyPI: {what} ...", flush=True)
+    t = time.monotonic()
+    spec = f"{ROOT}[{','.join(extras)}]" if extras else str(ROOT)
+    n = _pip_install("--editable=" + spec, "      pip")
+    print(f"      done in {time.monotonic() - t:.0f} s ({n} packages installed)", flush=True)
+    STAMP.write_text(json.dumps({"pyproject": wanted, "extras": extras}))
+    if steps > 1 or have_hash is None:
+        print(f"set up in {time.monotonic() - start:.0f} s; later runs start at once", flush=True)
 
 
 def run(cmd):
-    env = {**os.environ, **THREADS}
-    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+    """Run the tool until it ends. Ctrl-C reaches it too, and it decides (JupyterLab asks first):
+    this script waits instead of killing it."""
+    proc = subprocess.Popen([str(c) for c in cmd], cwd=ROOT, env={**os.environ, **THREADS})
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            continue
+
+
+def lab(rest):
+    """``dev.py lab [NOTEBOOK] [JUPYTER ARGUMENTS]``: NOTEBOOK (as the website's pages give it) is a
+    path in the repository, or relative to the current folder (made absolute here, as the lab runs
+    from the repository)."""
+    if rest and rest[0].endswith(".ipynb") and (Path.cwd() / rest[0]).exists():
+        rest = [str((Path.cwd() / rest[0]).resolve()), *rest[1:]]
+    print("preparing the lab ...", flush=True)
+    # your workspace, the chapters trusted, JupyterLab's defaults; then JupyterLab (nnbook/lab.py)
+    return run([PY, "-m", "nnbook.lab", ROOT, "--start", *rest])
 
 
 def main(argv):
-    if not argv or argv[0] not in ("lab", "test", "bench", "site", "setup"):
+    if not argv or argv[0] not in TASKS:
         print(__doc__)
         return 2
     task, rest = argv[0], argv[1:]
-    ensure_env()
+    ensure_env(task)
     if task == "setup":
         return 0
     if task == "test":
@@ -59,28 +130,7 @@ def main(argv):
         return run([PY, ROOT / "site" / "build.py", *rest])
     if task == "bench":
         return run([PY, ROOT / "benchmarks" / "bench.py", *rest])
-    return run(lab_command(rest))
-
-
-def lab_command(rest):
-    """JupyterLab's command line for ``dev.py lab [NOTEBOOK] [JUPYTER ARGUMENTS]``: it opens at
-    NOTEBOOK (a path in the repository, as the website's pages show it), else at chapter 0."""
-    start = "book/00_start_here.ipynb"
-    if rest and rest[0].endswith(".ipynb") and not rest[0].startswith("-"):
-        given = Path(rest[0])
-        full = given if given.is_absolute() else Path.cwd() / given
-        if not full.exists():
-            full = ROOT / given
-        try:
-            start = full.resolve().relative_to(ROOT).as_posix()
-        except ValueError:
-            raise SystemExit(f"dev.py lab: {rest[0]} is not inside the repository ({ROOT})") from None
-        if not full.is_file():
-            raise SystemExit(f"dev.py lab: there is no notebook {start} in the repository")
-        rest = rest[1:]
-    as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-    return [BIN / "jupyter", "lab", f"--ServerApp.root_dir={ROOT}", f"--LabApp.default_url=/lab/tree/{start}",
-            *as_root, *rest]
+    return lab(rest)
 
 
 if __name__ == "__main__":

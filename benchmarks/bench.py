@@ -166,7 +166,8 @@ def bench_training():
 def _loop_conv_backward(overwrite=False):
     """The exercise's loop over output positions (``overwrite``: ``=`` instead of ``+=``, a classic bug)."""
     def conv2d_backward(dout, cache):
-        x, W, b, (sh, sw), (ph, pw) = cache
+        x, W, b, stride, padding = cache          # the cache the exercise states
+        (sh, sw), (ph, pw) = (stride, stride), (padding, padding)
         kh, kw = W.shape[2:]
         xpad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
         dxpad, dW = np.zeros_like(xpad), np.zeros_like(W)

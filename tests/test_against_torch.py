@@ -172,6 +172,69 @@ def test_update_bn_equals_torch_update_bn():
         assert ours[i].momentum == 0.1 and not ours[i].training     # momentum and mode put back
 
 
+class _TorchPreActBlock(torch.nn.Module if torch else object):
+    """A pre-activation block written with torch modules: (BN -> ReLU -> conv) per stage, the
+    first stage's output h feeding the projection; out = alpha * branch + beta * shortcut."""
+
+    def __init__(self, ours, stages, alpha, beta):
+        super().__init__()
+        self.stages = torch.nn.ModuleList()
+        for bn_name, conv_name in stages:
+            bn, conv = getattr(ours, bn_name), getattr(ours, conv_name)
+            tconv = torch.nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                                    conv.padding, bias=False).double()
+            with torch.no_grad():
+                tconv.weight.copy_(torch.tensor(conv.params["W"]))
+            self.stages.append(torch.nn.ModuleList([torch.nn.BatchNorm2d(bn.num_features).double(), tconv]))
+        self.projection = None
+        if ours.projection is not None:
+            p = ours.projection
+            self.projection = torch.nn.Conv2d(p.in_channels, p.out_channels, 1, p.stride, bias=False).double()
+            with torch.no_grad():
+                self.projection.weight.copy_(torch.tensor(p.params["W"]))
+        self.alpha, self.beta = alpha, beta
+
+    def forward(self, x):
+        a, h = x, None
+        for bn, conv in self.stages:
+            a = torch.relu(bn(a))
+            h = a if h is None else h
+            a = conv(a)
+        skip = x if self.projection is None else self.projection(h)
+        return self.alpha * a + self.beta * skip
+
+
+@pytest.mark.parametrize("kind,args,x_shape", [("basic", (3, 3, 1), (2, 3, 5, 5)), ("basic", (3, 4, 2), (2, 3, 7, 6)),
+                                               ("bottleneck", (8, 2, 1), (2, 8, 4, 4)),
+                                               ("bottleneck", (3, 2, 2), (2, 3, 7, 5))])
+@pytest.mark.parametrize("alpha,beta", [(1.0, 1.0), (0.7, 0.5)])
+def test_residual_blocks_equal_torch_preactivation_blocks(kind, args, x_shape, alpha, beta):
+    import nnbook
+    rng = np.random.default_rng(10)
+    if kind == "basic":
+        ours = nnbook.ResidualBlock(*args, rng=rng)
+        stages = [("bn1", "conv1"), ("bn2", "conv2")]
+    else:
+        ours = nnbook.BottleneckBlock(*args, rng=rng)
+        stages = [("bn1", "conv1"), ("bn2", "conv2"), ("bn3", "conv3")]
+    ours.to(np.float64)
+    ours.add = nnbook.Shortcut(alpha, beta)
+    theirs = _TorchPreActBlock(ours, stages, alpha, beta)
+    x = rng.standard_normal(x_shape)
+    xt = t(x)
+    ref = theirs(xt)
+    dout = rng.standard_normal(ref.shape)
+    ref.backward(torch.tensor(dout))
+    assert rel_error(ours(x), ref.detach().numpy()) < TOL
+    assert rel_error(ours.backward(dout), xt.grad.numpy()) < TOL
+    for (bn_name, conv_name), (bn, conv) in zip(stages, theirs.stages):
+        assert rel_error(getattr(ours, conv_name).grads["W"], conv.weight.grad.numpy()) < TOL
+        assert rel_error(getattr(ours, bn_name).grads["gamma"], bn.weight.grad.numpy()) < TOL
+        assert rel_error(getattr(ours, bn_name).grads["beta"], bn.bias.grad.numpy()) < TOL
+    if theirs.projection is not None:
+        assert rel_error(ours.projection.grads["W"], theirs.projection.weight.grad.numpy()) < TOL
+
+
 def test_cross_entropy():
     rng = np.random.default_rng(3)
     logits, y = rng.standard_normal((7, 5)) * 4, rng.integers(0, 5, 7)

@@ -79,6 +79,26 @@ def test_no_unexpected_errors(path):
     assert not bad, f"{path.name}: error outputs in cells not tagged raises-exception: {bad}"
 
 
+MACHINE_PATH = re.compile(r"(/work/|/tmp/|/home/|/root/|site-packages)")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
+def test_no_warnings_or_machine_paths(path):
+    """Readers see no warnings on stderr, and nbval compares outputs that name no folder of the machine
+    that executed the notebook (a warning quotes the file it came from, so it fails on every other machine)."""
+    bad = []
+    for i, cell in _code_cells(_load(path)):
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream" and out.name == "stderr" and \
+                    "nbval-ignore-output" not in cell.metadata.get("tags", []):
+                bad.append(f"cell {i} writes to stderr: {out.text[:120]!r}")
+            text = out.get("text", "") + "".join(v for k, v in out.get("data", {}).items()
+                                                  if k.startswith("text/") and isinstance(v, str))
+            if (m := MACHINE_PATH.search(text)):
+                bad.append(f"cell {i} shows a path of this machine: ...{text[max(0, m.start() - 40):m.end() + 40]!r}")
+    assert not bad, f"{path.name}: {bad}"
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.name for p in CHAPTERS])
 def test_outputs_fit_nbval(path):
     """No SVG (nbval compares it and its date stamps differ); widget cells ignored by nbval;

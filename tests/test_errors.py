@@ -81,7 +81,7 @@ def test_labels_out_of_range_and_wrong_type():
 
 @pytest.mark.parametrize("layer", [L.Linear(2, 2), L.Conv2d(1, 1, 1), L.ReLU(), L.MaxPool2d(2),
                                    L.BatchNorm2d(1), L.LayerNorm(2), L.GroupNorm(1, 1), L.Dropout(0.5),
-                                   L.ResidualBlock(1, 1), L.Flatten()])
+                                   L.ResidualBlock(1, 1), L.BottleneckBlock(1, 1), L.Flatten()])
 def test_backward_before_forward(layer):
     with raises(RuntimeError, layer.name, "backward called before forward"):
         layer.backward(np.zeros((1, 1, 2, 2), f32))
@@ -116,6 +116,14 @@ def test_dout_shape_mismatch():
 def test_shortcut_batch_mismatch():
     with raises(ValueError, "shortcut_forward", "same batch size", "(2, 1, 2, 2)", "(3, 1, 2, 2)"):
         F.shortcut_forward(np.zeros((2, 1, 2, 2)), np.zeros((3, 1, 2, 2)))
+
+
+def test_bottleneck_block_input_errors():
+    block = L.BottleneckBlock(8, 2)
+    with raises(ValueError, "BottleneckBlock(8→2→8, stride=1): expected input of shape (N, 8, H, W)", "(2, 4, 5, 5)"):
+        block(np.zeros((2, 4, 5, 5), f32))
+    with raises(ValueError, "BottleneckBlock(8→2→8, stride=1)", "(8, 5, 5)"):
+        block(np.zeros((8, 5, 5), f32))                            # no batch axis
 
 
 def test_batchnorm_single_value_per_channel_in_training():
@@ -190,6 +198,8 @@ def test_sequential_rejects_non_layers():
     (lambda: L.LayerNorm((3, 0)), "LayerNorm: normalized_shape must hold positive sizes, got (3, 0)"),
     (lambda: L.LayerNorm(4, eps=0), "LayerNorm: eps must be a positive number, got 0"),
     (lambda: L.ResidualBlock(4, 8, stride=0), "ResidualBlock: stride must be a positive int, got 0"),
+    (lambda: L.BottleneckBlock(4, 0), "BottleneckBlock: width must be a positive int, got 0"),
+    (lambda: L.BottleneckBlock(4, 2, expansion=1.5), "BottleneckBlock: expansion must be a positive int, got 1.5"),
 ])
 def test_bad_constructor_arguments(make, fragment):
     with raises(ValueError, fragment):

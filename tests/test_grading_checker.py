@@ -10,6 +10,8 @@ from nnbook.grading.sets import ex8_putting_it_together as capstone
 from nnbook.grading.sets.ex7_residual import reference_block
 from nnbook.layers import needs_projection
 
+from helpers import as_stated
+
 
 def _projection(h, W, stride):
     return F.conv2d_forward(h, W, None, stride, 0)[0]
@@ -32,7 +34,12 @@ REFERENCE = {"projection_shortcut": _projection, "needs_projection": needs_proje
 
 
 def reference_fn(exercise_id):
-    return REFERENCE.get(exercise_id) or getattr(F, exercise_id, None) or getattr(nnbook.optim, exercise_id)
+    """nnbook's own function, with the cache the exercise states where it states one."""
+    if exercise_id in REFERENCE:
+        return REFERENCE[exercise_id]
+    if EXERCISES[exercise_id].cache is not None:
+        return as_stated(exercise_id)
+    return getattr(F, exercise_id, None) or getattr(nnbook.optim, exercise_id)
 
 
 def report_for(exercise_id, fn, forward=None, hidden=False):
@@ -71,12 +78,12 @@ def test_edge_cases_present():
 # --- the common mistakes and their hints -----------------------------------------------------------
 
 def conv_off_by_one(x, W, b, stride=1, padding=0):
-    out, cache = F.conv2d_forward(x, W, b, stride, padding)
-    return out[:, :, :-1], cache
+    out, _ = F.conv2d_forward(x, W, b, stride, padding)
+    return out[:, :, :-1], (x, W, b, stride, padding)
 
 
 def conv_stride_ignored(x, W, b, stride=1, padding=0):
-    return F.conv2d_forward(x, W, b, 1, padding)
+    return F.conv2d_forward(x, W, b, 1, padding)[0], (x, W, b, stride, padding)
 
 
 def conv_forward_simple_cache(x, W, b, stride=1, padding=0):
@@ -91,7 +98,7 @@ def conv_backward_no_crop(dout, cache):
 
 
 def conv_backward_bias_not_summed(dout, cache):
-    dx, dW, _ = F.conv2d_backward(dout, cache)
+    dx, dW, _ = as_stated("conv2d_backward")(dout, cache)
     return dx, dW, dout.sum(axis=(2, 3))
 
 
@@ -109,8 +116,8 @@ def relu_in_place(x):
 
 
 def linear_float64(x, W, b):
-    out, cache = F.linear_forward(x, W, b)
-    return out.astype(np.float64), cache
+    out, _ = F.linear_forward(x, W, b)
+    return out.astype(np.float64), (x, W, b)
 
 
 def test_output_size_off_by_one():
@@ -152,7 +159,7 @@ def test_dropout_not_rescaled():
     assert "dropout not rescaled" in r.text()
     passed = {res.case.name for res in r.results if res.passed}
     assert "eval mode (training=False)" in passed and "p=0 (keep everything)" in passed
-    # the backward is graded on the learner's own cache, so it still passes
+    # the backward is judged on nnbook's mask, so a right one passes whatever the forward does
     assert report_for("dropout_backward", lambda dout, mask: dout.copy() if mask is None else dout * mask,
                       forward=dropout_not_rescaled).passed
 
@@ -174,7 +181,7 @@ def test_wrong_dtype():
 
 def test_gradient_mismatch_names_the_wrong_gradient():
     def backward(dout, cache):
-        dx, dW, db = F.linear_backward(dout, cache)
+        dx, dW, db = as_stated("linear_backward")(dout, cache)
         return dx, 2 * dW, db
     r = report_for("linear_backward", backward)
     text = r.text()
@@ -226,9 +233,13 @@ def test_not_written_raises_not_implemented():
     assert r.not_written == "relu_forward" and not r.passed
     with pytest.raises(NotImplementedError):
         check("relu_forward", relu_forward)
-    # a backward whose forward is still the stub
-    with pytest.raises(NotImplementedError, match="relu_forward is not written yet"):
-        check("relu_backward", F.relu_backward, relu_forward)
+    # a backward whose forward is still the stub is judged all the same (on nnbook's cache)
+    check("relu_backward", F.relu_backward, relu_forward)
+
+    def relu_backward(dout, cache):
+        raise NotImplementedError()
+    with pytest.raises(NotImplementedError, match="relu_backward is not written yet"):
+        check("relu_backward", relu_backward, relu_forward)
 
 
 def test_not_written_names_the_helper_that_is_a_stub():
@@ -254,8 +265,8 @@ def test_check_prints_table_and_raises_exercise_failed(capsys):
 def test_clear_errors_for_misuse():
     with pytest.raises(KeyError, match="unknown exercise"):
         check("conv3d_forward", F.conv2d_forward)
-    with pytest.raises(TypeError, match="also needs your forward"):
-        check("conv2d_backward", F.conv2d_backward)
+    with pytest.raises(TypeError, match="also needs your forward"):      # no stated cache: the forward makes it
+        check("resnet_block_backward", capstone.reference_block_backward)
 
 
 def test_difference_picture():
@@ -306,7 +317,7 @@ def test_never_crashes_on_odd_outputs(exercise_id, weird):
 # --- tiered hints, said once per check ---------------------------------------------------------------
 
 def linear_backward_db_mean(dout, cache):
-    dx, dW, db = F.linear_backward(dout, cache)
+    dx, dW, db = as_stated("linear_backward")(dout, cache)
     return dx, dW, db / dout.shape[0]
 
 
@@ -317,18 +328,18 @@ def test_hint_levels_concept_formula_code():
     assert DB_MEAN.concept in two and DB_MEAN.formula in two and DB_MEAN.code not in two
     assert DB_MEAN.formula in three and "code: " + DB_MEAN.code in three
     # the level chosen in evaluate() is the default of text()
-    r = evaluate("linear_backward", linear_backward_db_mean, F.linear_forward, hints=3)
+    r = evaluate("linear_backward", linear_backward_db_mean, as_stated("linear_forward"), hints=3)
     assert r.hint_level == 3 and DB_MEAN.code in r.text()
     with pytest.raises(ValueError, match="hints"):
-        evaluate("linear_backward", linear_backward_db_mean, F.linear_forward, hints=4)
+        evaluate("linear_backward", linear_backward_db_mean, as_stated("linear_forward"), hints=4)
 
 
 def test_check_hints_argument_and_the_way_to_more(capsys):
     with pytest.raises(ExerciseFailed, match=r"hints=3 says more"):
-        check("linear_backward", linear_backward_db_mean, F.linear_forward)
+        check("linear_backward", linear_backward_db_mean, as_stated("linear_forward"))
     assert "dout.sum(axis=0)" not in capsys.readouterr().out
     with pytest.raises(ExerciseFailed) as info:
-        check("linear_backward", linear_backward_db_mean, F.linear_forward, hints=3)
+        check("linear_backward", linear_backward_db_mean, as_stated("linear_forward"), hints=3)
     assert "dout.sum(axis=0)" in capsys.readouterr().out and "says more" not in str(info.value)
 
 
@@ -470,7 +481,7 @@ def test_softmax_overflow_without_max_subtraction():
 
 def test_linear_transposed_dW_and_db_as_mean():
     def transposed(dout, cache):
-        dx, dW, db = F.linear_backward(dout, cache)
+        dx, dW, db = as_stated("linear_backward")(dout, cache)
         return dx, dW.T.copy(), db
     r = report_for("linear_backward", transposed)
     assert r.mistake_ids[0] == "linear_dW_transposed" and "dW is transposed" in flat(r)
@@ -480,7 +491,7 @@ def test_linear_transposed_dW_and_db_as_mean():
 
 def test_conv_db_as_mean():
     def db_mean(dout, cache):
-        dx, dW, db = F.conv2d_backward(dout, cache)
+        dx, dW, db = as_stated("conv2d_backward")(dout, cache)
         return dx, dW, db / dout.shape[0]
     r = report_for("conv2d_backward", db_mean)
     assert r.mistake_ids == ["conv_db_mean"] and "db is a sum, not a mean" in flat(r)
@@ -492,8 +503,8 @@ def test_off_by_one_is_named_and_a_fallback():
 
     def pool_no_plus_one(x, kernel_size, stride=None):
         s = kernel_size if stride is None else stride
-        out, cache = F.maxpool2d_forward(x, kernel_size, s)
-        return out[:, :, :-1, :-1], cache
+        out, _ = F.maxpool2d_forward(x, kernel_size, s)
+        return out[:, :, :-1, :-1], (x, kernel_size, s)
     r = report_for("maxpool2d_forward", pool_no_plus_one)
     assert "output_size_off_by_one" in r.mistake_ids and "stride_ignored" not in r.mistake_ids
 
@@ -531,14 +542,14 @@ def test_stride_ignored_alone():
 
 def test_output_all_zeros():
     r = report_for("conv2d_forward", lambda x, W, b, stride=1, padding=0:
-                   (np.zeros_like(F.conv2d_forward(x, W, b, stride, padding)[0]), None))
+                   (np.zeros_like(F.conv2d_forward(x, W, b, stride, padding)[0]), (x, W, b, stride, padding)))
     assert r.n_passed == 0 and r.mistake_ids == ["output_all_zeros"]
     assert "zero everywhere" in flat(r)
 
 
 def test_transposed_axes():
     r = report_for("avgpool2d_forward", lambda x, k, stride=None:
-                   (F.avgpool2d_forward(x, k, stride)[0].swapaxes(2, 3).copy(), None))
+                   (F.avgpool2d_forward(x, k, stride)[0].swapaxes(2, 3).copy(), (x, k, stride or k)))
     [m] = [m for m in r.mistakes if m.id == "transposed_axes"]
     assert len(m.cases) >= 5 and "spatial axes are swapped" in flat(r)
 
@@ -665,3 +676,25 @@ def test_a_coincidental_tag_is_not_blamed():
     assert r.mistake_ids == ["maxpool_backward_all_ties"]
     # ... while a stride bug keeps its "fails only with stride" summary
     assert "fails_only_with_stride" in report_for("conv2d_forward", conv_stride_ignored).mistake_ids
+
+
+def test_a_check_in_a_kernel_shows_one_line_for_a_stub_and_the_learners_line_for_a_bug(tmp_path):
+    """In a real kernel (as in JupyterLab): a stub gives one line, 'not written yet', without a
+    traceback into the checker; a learner's bug shows in the table with the learner's own line."""
+    import nbformat
+    from nbclient import NotebookClient
+    stub = "def relu_forward(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    bug = "def relu_forward(x):\n    out = x.reshape(3, -1)\n    return np.maximum(out, 0), x"
+    cells = ["import numpy as np\nfrom nnbook.grading import check", stub, 'check("relu_forward", relu_forward)',
+             bug, 'check("relu_forward", relu_forward)']
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    [err] = [o for o in nb.cells[2].outputs if o.output_type == "error"]
+    assert len(err.traceback) == 1 and "relu_forward is not written yet" in err.traceback[0], err.traceback
+    assert not [o for o in nb.cells[2].outputs if o.output_type != "error"], "only the one line"
+    shown = " ".join(" ".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                              for o in nb.cells[4].outputs).split())     # the table wraps long lines
+    assert "out = x.reshape(3, -1)" in shown and "line 2 in relu_forward" in shown, shown
+    [err] = [o for o in nb.cells[4].outputs if o.output_type == "error"]
+    assert err.ename == "ExerciseFailed" and len(err.traceback) == 1 and "checker.py" not in err.traceback[0]

@@ -58,8 +58,25 @@ CHEATS = {
     "cheat_writes_files": (10, 10, {}, []),       # honest answers; it tries to sabotage later kernels
 }
 DISK_CHEATS = {"cheat_read_solutions": (7, 7, {}, []), "cheat_read_library": (7, 7, {}, [])}
+# each function judged as it was judged, a backward is a backward, one mistake costs once (issue 14,
+# sections 2, 4, 8; make_submissions.judging()). On the layout commit (28f21f4) the three cheats got full
+# marks (dropout_backward 2/2, conv2d_backward 4/4, linear_backward 3/3 and relu_backward 2/2) and the
+# two right backwards behind a wrong forward 0 (conv2d_backward 0/4, batchnorm_backward 0/3).
+JUDGING = {
+    "cheat_swapped_forward": (3, 5, {"dropout_forward": 3, "dropout_backward": 0},
+                              ["backward multiplies dout by exactly what forward multiplied x by"]),
+    "cheat_fd_conv_backward": (3, 7, {"conv2d_forward": 3, "conv2d_backward": 0}, ["this big case ran out of time"]),
+    "cheat_fd_relu_linear": (5, 10, {"linear_forward": 2, "linear_backward": 0, "relu_forward": 1, "relu_backward": 0,
+                                     "softmax_cross_entropy": 2},
+                             ["called linear_forward", "finite differences of the forward are not a backward",
+                              "fails only at the kink"]),
+    "fair_conv_wrong_forward": (4, 7, {"conv2d_forward": 0, "conv2d_backward": 4}, ["you flipped the kernel"]),
+    "fair_bn_wrong_forward": (3, 6, {"batchnorm_forward": 0, "batchnorm_backward": 3}, ["the biased one"]),
+}
+CHEATS.update({k: v for k, v in JUDGING.items() if k.startswith("cheat_")})
 EXPECTED.update(CHEATS)
 EXPECTED.update(DISK_CHEATS)
+EXPECTED.update(JUDGING)
 ERRORS = {"invalid_json": "not a valid notebook (JSON)",
           "not_an_exercise": "not one of the exercise sets",
           "wrong_set": "wrong exercise set: expected ex3_convolution, but the notebook is ex1_fully_connected"}

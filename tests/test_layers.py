@@ -40,6 +40,8 @@ LAYER_CASES = [
     ("ResidualBlock-identity", lambda r: L.ResidualBlock(3, 3, rng=r), (2, 3, 4, 4)),
     ("ResidualBlock-projection", lambda r: L.ResidualBlock(2, 4, stride=2, rng=r), (2, 2, 5, 5)),
     ("ResidualBlock-plain", lambda r: L.ResidualBlock(2, 2, shortcut=False, rng=r), (2, 2, 3, 3)),
+    ("BottleneckBlock-identity", lambda r: L.BottleneckBlock(8, 2, rng=r), (2, 8, 3, 3)),
+    ("BottleneckBlock-projection", lambda r: L.BottleneckBlock(3, 2, stride=2, expansion=2, rng=r), (2, 3, 5, 4)),
     ("Sequential", lambda r: L.Sequential(L.Conv2d(1, 2, 3, padding=1, rng=r), L.ReLU(), L.MaxPool2d(2),
                                           L.Flatten(), L.Linear(8, 3, rng=r)), (2, 1, 4, 4)),
 ]
@@ -93,6 +95,44 @@ def test_identity_block_adds_its_input():
     block.conv2.params["W"][...] = 0
     x = x_of((2, 3, 4, 4))
     np.testing.assert_allclose(block(x), x, atol=1e-15)
+
+
+def test_bottleneck_block_structure_shapes_and_preactivated_projection():
+    same = L.BottleneckBlock(16, 4)                                   # 16 -> 4 -> 16: identity shortcut
+    assert same.projection is None and same.out_channels == 16
+    assert [c.kernel_size for c in (same.conv1, same.conv2, same.conv3)] == [(1, 1), (3, 3), (1, 1)]
+    assert (same.conv1.out_channels, same.conv2.out_channels, same.conv3.out_channels) == (4, 4, 16)
+    assert same.num_parameters() == 16 * 4 + 9 * 4 * 4 + 4 * 16 + 2 * (16 + 4 + 4)
+    proj = L.BottleneckBlock(8, 4, stride=2, rng=np.random.default_rng(0)).to(np.float64)
+    assert proj.conv2.stride == (2, 2) and proj.conv1.stride == (1, 1)      # the stride is on the 3x3
+    assert proj.projection.kernel_size == (1, 1) and proj.projection.stride == (2, 2)
+    assert L.BottleneckBlock(16, 4, stride=2).projection is not None   # stride alone needs one
+    assert L.BottleneckBlock(8, 4).projection is not None              # channels alone need one (8 -> 16)
+    x = x_of((2, 8, 7, 5))
+    assert proj(x).shape == (2, 16, 4, 3)                              # ceil(7/2), ceil(5/2)
+    proj.conv3.params["W"][...] = 0                                    # the branch outputs 0
+    h = np.maximum(proj.bn1(x), 0)
+    expected = nnbook.functional.conv2d_forward(h, proj.projection.params["W"], None, 2, 0)[0]
+    assert rel_error(proj(x), expected) < 1e-12
+    same = same.to(np.float64)
+    same.conv3.params["W"][...] = 0
+    x = x_of((2, 16, 3, 3))
+    np.testing.assert_allclose(same(x), x, atol=1e-15)                # identity block: out = x
+    assert "BottleneckBlock(16→4→16, stride=1)" in same.name
+
+
+def test_residual_block_shortcut_weight_scales_the_direct_gradient():
+    # out = alpha * F(x) + beta * x through the block's Shortcut: with F = 0, dx = beta * dout
+    block = L.ResidualBlock(3, 3, rng=np.random.default_rng(0)).to(np.float64)
+    block.conv2.params["W"][...] = 0
+    block.add = L.Shortcut(alpha=1.0, beta=0.5)
+    x, dout = x_of((2, 3, 4, 4), 1), x_of((2, 3, 4, 4), 2)
+    np.testing.assert_allclose(block(x), 0.5 * x, atol=1e-15)
+    np.testing.assert_allclose(block.backward(dout), 0.5 * dout, atol=1e-15)
+    weighted = L.ResidualBlock(3, 3, rng=np.random.default_rng(1)).to(np.float64)
+    weighted.add = L.Shortcut(alpha=0.7, beta=0.5)                    # every gradient still right
+    errors = check_layer(weighted, x)
+    assert max(errors.values()) < GRAD_TOL, errors
 
 
 def test_float32_in_float32_out_and_float64_in_float64_out():

@@ -12,9 +12,9 @@ kh/kw kernel size, sh/sw stride, ph/pw padding. Images are NCHW.
 """
 from . import data, functional, gradcheck, init, layers, models, optim, schedules
 from .gradcheck import check_layer, numerical_gradient, rel_error
-from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Dropout2d, Flatten, GlobalAvgPool2d,
-                     GroupNorm, LayerNorm, LeakyReLU, Linear, MaxPool2d, Module, ReLU, ResidualBlock, Sequential,
-                     Shortcut, Sigmoid, Tanh)
+from .layers import (AvgPool2d, BatchNorm1d, BatchNorm2d, BottleneckBlock, Conv2d, Dropout, Dropout2d, Flatten,
+                     GlobalAvgPool2d, GroupNorm, LayerNorm, LeakyReLU, Linear, MaxPool2d, Module, ReLU, ResidualBlock,
+                     Sequential, Shortcut, Sigmoid, Tanh)
 from .optim import SGD, Adagrad, Adam, RMSProp
 from .train import evaluate, fit, lr_range_test, predict, update_bn
 

@@ -1,4 +1,4 @@
-"""The ``nnbook`` command: ``nnbook release`` and ``nnbook grade``."""
+"""The ``nnbook`` command: ``workspace``, ``progress``, ``release`` and ``grade``."""
 import argparse
 import os
 import sys
@@ -10,6 +10,9 @@ ROOT = Path(__file__).resolve().parents[2]     # the repository (lib/nnbook/cli.
 DESCRIPTION = """\
 nnbook: exercises with autograding.
 
+  nnbook workspace                             copy the exercise sets you do not have yet into workspace/
+  nnbook workspace --fresh ex3                 start a set afresh (your copy is kept under a new name)
+  nnbook progress                              each set in workspace/: passed, failed, not started
   nnbook release                               regenerate exercises/ from solutions/
   nnbook grade submissions/ --csv grades.csv   grade submitted notebooks
 
@@ -52,6 +55,30 @@ Regenerate the learners' notebooks (exercises/) from the solutions (solutions/):
 solution regions become '# YOUR CODE HERE' + 'raise NotImplementedError()', hidden tests
 are removed, outputs are cleared, and cells that raise NotImplementedError when the
 unanswered notebook runs are tagged raises-exception. Any other error aborts."""
+
+
+WORKSPACE_HELP = """\
+Your own copies of the exercise sets live in workspace/ (git ignores it; python3 dev.py lab
+makes it). This copies every released set (exercises/) that workspace/ does not have yet and
+never overwrites a file there. --fresh SET starts one set afresh: your copy is renamed (kept,
+e.g. ex3_convolution.2025-01-31_142500.ipynb) and a fresh copy takes its place."""
+
+PROGRESS_HELP = """\
+For each exercise set in workspace/, each graded function: passed, failed (with the check's
+verdict) or not started. The same checks as the notebooks' check cells (their visible cases),
+run as 'nnbook grade' runs them: your notebook's cells in a fresh kernel, the checks here.
+Notebooks that are still as released are not run; results of notebooks that did not change
+since the last run are reused (workspace/.nnbook-progress.json)."""
+
+
+def _workspace(args):
+    from .workspace import main
+    return main(args)
+
+
+def _progress(args):
+    from .grading.progress import main
+    return main(args)
 
 
 def _release(args):
@@ -166,6 +193,30 @@ def main(argv=None):
     g.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="notebooks graded in parallel (default: the number of cores)")
     g.set_defaults(run=_grade)
+
+    w = sub.add_parser("workspace", help="copy the exercise sets into your workspace/ (never overwrites)",
+                       description=WORKSPACE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    w.add_argument("--fresh", metavar="SET", help="start SET afresh, e.g. ex3 or ex3_convolution "
+                   "(your copy is renamed, not deleted)")
+    w.add_argument("--workspace", default=str(ROOT / "workspace"), metavar="DIR",
+                   help="your workspace (default: the repository's workspace/)")
+    w.add_argument("--exercises", default=str(ROOT / "exercises"), metavar="DIR",
+                   help="the released sets (default: the repository's exercises/)")
+    w.set_defaults(run=_workspace)
+
+    p = sub.add_parser("progress", help="each set in workspace/: passed, failed, not started",
+                       description=PROGRESS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--workspace", default=str(ROOT / "workspace"), metavar="DIR",
+                   help="your workspace (default: the repository's workspace/)")
+    p.add_argument("--solutions", default=str(ROOT / "solutions"), metavar="DIR",
+                   help="the solution notebooks, for the checks (default: the repository's solutions/)")
+    p.add_argument("--exercises", default=str(ROOT / "exercises"), metavar="DIR",
+                   help="the released sets (default: the repository's exercises/)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="notebooks run at a time (default: the number of cores)")
+    p.add_argument("--no-cache", action="store_true", help="run every changed notebook again")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(run=_progress)
 
     r = sub.add_parser("release", help="regenerate exercises/ from solutions/", description=RELEASE_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)

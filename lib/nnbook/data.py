@@ -1,9 +1,12 @@
 """Data sets that need no network: everything comes from installed packages or is made here.
 
-- :func:`load_digits`: the 8x8 handwritten digits shipped inside scikit-learn (1,797 images).
+- :func:`load_digits`: the 8x8 handwritten digits (1,797 images; the copy of the UCI data set that
+  scikit-learn ships, stored in this package as ``_data/digits.npz``, 45 KB).
 - :func:`load_photo`: a real photograph shipped with matplotlib (Grace Hopper, 600x512).
 - :func:`make_spirals`, :func:`make_blobs`: small synthetic 2-D classification sets.
 """
+from pathlib import Path
+
 import numpy as np
 
 
@@ -22,18 +25,30 @@ def train_test_split(X, y, test_fraction=0.2, seed=0):
     return X[train], y[train], X[test], y[test]
 
 
+DIGITS = Path(__file__).resolve().parent / "_data" / "digits.npz"
+
+
+def digits_raw():
+    """The 1,797 digits as stored: ``images`` (1797, 8, 8) uint8 gray levels 0-16, ``target`` (1797,).
+
+    The "Optical Recognition of Handwritten Digits" data set (E. Alpaydin and C. Kaynak, UCI Machine
+    Learning Repository, CC BY 4.0), in the order and form scikit-learn's ``load_digits`` gives
+    (its test set: 1,797 images). tests/test_data.py checks that they are equal.
+    """
+    with np.load(DIGITS) as f:
+        return f["images"], f["target"]
+
+
 def load_digits(test_fraction=0.2, seed=0, dtype=np.float32):
-    """The scikit-learn 8x8 digits as NCHW images scaled to [0, 1].
+    """The 8x8 digits (:func:`digits_raw`) as NCHW images scaled to [0, 1].
 
     Returns:
         X_train (N_train, 1, 8, 8), y_train (N_train,), X_test (N_test, 1, 8, 8), y_test (N_test,);
         labels are ints 0-9. With ``test_fraction=0.2``: 1,438 training and 359 test images.
     """
-    from sklearn.datasets import load_digits as sk_digits
-
-    digits = sk_digits()
-    X = (digits.images / 16.0).astype(dtype)[:, None, :, :]
-    y = digits.target.astype(np.int64)
+    images, target = digits_raw()
+    X = (images.astype(np.float64) / 16.0).astype(dtype)[:, None, :, :]
+    y = target.astype(np.int64)
     return train_test_split(X, y, test_fraction, seed)
 
 

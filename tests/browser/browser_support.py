@@ -31,7 +31,7 @@ def skip_reason():
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return "browser tests need the playwright package (pip install -e '.[site]')"
+        return "browser tests need the playwright package (python3 dev.py test installs it: pip install -e '.[test]')"
     return None
 
 

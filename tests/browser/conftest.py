@@ -1,8 +1,2 @@
-"""Say in one line, at the end of every run, why the browser tests were skipped (if they were)."""
-from browser_support import skip_reason
-
-
-def pytest_terminal_summary(terminalreporter):
-    reason = skip_reason()
-    if reason:
-        terminalreporter.write_line(f"browser tests skipped: {reason}", yellow=True)
+"""The browser tests' folder. Why they were skipped, if they were, is said in the one-line skip
+summary at the end of every run (the repository's conftest.py)."""

@@ -1,12 +1,18 @@
 """The book in a real JupyterLab, driven through headless Chromium like a student would use it.
 
 A JupyterLab server is started on 127.0.0.1 (random port, token chosen here) over a temporary
-copy of ``book/`` and ``exercises/`` (so nothing in the repository is modified), and stopped at
-the end. For each chapter: open it, clear the outputs, run all cells, wait until every code cell
-has run, then move one slider of each widget and wait for its output (figure or text) to change.
-For the first exercise notebook: type the reference answer of its first exercise into the answer
-cell, run the notebook, and read the feedback table: that exercise passes, the others still say
-"not written yet".
+copy of ``book/`` and ``exercises/`` (so nothing in the repository is modified), prepared as
+``python3 dev.py lab`` prepares the repository (:func:`nnbook.lab.prepare`: the learner's
+``workspace/``, trusted chapters, JupyterLab's defaults; with a private trust database and settings
+folder), and stopped at the end.
+- First start: the start page is chapter 0, the file browser shows ``book/`` and ``workspace/``,
+  and no "Jupyter news" pop-up appears.
+- Each chapter: open it and, before anything runs, see every widget's saved picture (an image,
+  not the widget's text form); then clear the outputs, run all cells, wait until every code cell
+  has run, move one slider of each widget and wait for its output (figure or text) to change.
+- The first exercise set, in the learner's ``workspace/``: type the reference answer of its first
+  exercise into the answer cell, run the notebook, and read the feedback table: that exercise
+  passes, the others still say "not written yet".
 """
 import json
 import os
@@ -30,11 +36,10 @@ EXERCISES = sorted((REPO / "exercises").glob("ex*.ipynb"))
 RUN_TIMEOUT = 300        # seconds for "run all cells" of one notebook
 WIDGET_TIMEOUT = 60_000  # ms for a widget to redraw after a slider moved
 
-# JupyterLab user settings for the test server: no news/update checks (no network), all cells
-# kept in the DOM (no windowing), start the notebook's kernel without asking.
+# JupyterLab user settings for the test server: all cells kept in the DOM (no windowing), start
+# the notebook's kernel without asking, no autosave. (No news and no update check come from
+# nnbook.lab's defaults, as for a reader.)
 LAB_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-        {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings":
         {"autosave": False, "autoStartDefaultKernel": True},
@@ -48,6 +53,11 @@ class Lab:
     def url(self, rel):
         # ?reset: start from an empty workspace, not the tabs a previous test left open.
         return f"{self.base}/lab/tree/{rel}?token={self.token}&reset"
+
+    def start_url(self):
+        """Where `python3 dev.py lab` opens the lab (``nnbook.lab.start_url``)."""
+        from nnbook.lab import start_url
+        return start_url(self.base, self.token)
 
 
 def _free_port():
@@ -71,14 +81,22 @@ def lab(tmp_path_factory):
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"), "JUPYTER_CONFIG_DIR": str(tmp / "config"),
-           "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1"}
+           "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"), "JUPYTER_DATA_DIR": str(tmp / "data"),
+           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    # as `python3 dev.py lab` does, with a private trust database (JUPYTER_DATA_DIR) and JupyterLab
+    # defaults in a private prefix instead of the venv's
+    prepare = [sys.executable, "-c", "import sys; from nnbook.lab import prepare; prepare(sys.argv[1], sys.argv[2])",
+               str(root), str(tmp / "prefix")]
+    subprocess.run(prepare, env=env, check=True)
+    from nnbook.lab import DEFAULT_URL, defaults_file
+    app_settings = defaults_file(tmp / "prefix").parent.parent
     log_path = tmp / "jupyterlab.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
              f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-             f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True"],
+             f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True", f"--LabApp.default_url={DEFAULT_URL}",
+             f"--LabApp.app_settings_dir={app_settings}"],
             env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -118,7 +136,7 @@ def browser():
 
 PROMPTS_JS = """() => {
     const cells = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell')]
-        .filter(c => (c.querySelector('.cm-content') || {}).textContent.trim() !== '');
+        .filter(c => ((c.querySelector('.cm-content') || {}).textContent || '').trim() !== '');
     const prompts = cells.map(c => (c.querySelector('.jp-InputPrompt') || {}).textContent || '');
     const ind = document.querySelector('.jp-Notebook-ExecutionIndicator');
     return {cells: cells.length,
@@ -185,6 +203,17 @@ WIDGET_OUTPUT_JS = """cell => [...cell.querySelectorAll('.widget-output .jp-Outp
     .map(o => [...o.querySelectorAll('img')].map(i => i.src.slice(-200)).join('|') + o.innerText).join('#')"""
 
 
+# Code cell i shows its widget rendered from the saved state (not the text/plain fallback), with
+# an image in it when the saved state holds one, else with some content (a progress bar, text).
+SAVED_PICTURE_JS = """([i, image]) => {
+    const cell = document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell')[i];
+    const widget = cell && cell.querySelector('.jp-OutputArea .jupyter-widgets');
+    if (!widget) return false;
+    if (image) return [...widget.querySelectorAll('img')].some(img => img.complete && img.naturalWidth > 0);
+    return widget.innerText.trim() !== '' || !!widget.querySelector('.widget-progress, .progress-bar');
+}"""
+
+
 def move_control(page, cell):
     """Change the first slider in ``cell`` (keyboard), else its first dropdown; returns (old, new)."""
     handle = cell.locator(".widget-slider .noUi-handle")
@@ -209,6 +238,16 @@ def test_chapter_runs_and_widgets_respond(lab, browser, nb_path):
     rel = f"book/{nb_path.name}"
     page, log = open_notebook(browser, lab, rel)
     try:
+        saved = _saved_widgets(nb_path)
+        if saved:   # before anything runs: each saved widget shows its picture, not its text form
+            try:
+                page.wait_for_function(f"ws => ws.every(w => ({SAVED_PICTURE_JS})(w))", arg=saved,
+                                       timeout=WIDGET_TIMEOUT)
+            except Exception:
+                shown = page.evaluate(f"ws => ws.map(w => [w, ({SAVED_PICTURE_JS})(w)])", saved)
+                page.screenshot(path=str(artifact_path("lab", f"{nb_path.stem}_not_rendered.png")))
+                pytest.fail(f"{rel}: before running, widget cells without their saved picture "
+                            f"([code cell index, has an image], shown): {shown}")
         t0 = time.monotonic()
         run_all(page)
         ran = time.monotonic() - t0
@@ -257,6 +296,30 @@ def _widget_cells(nb_path):
             if any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in c.get("outputs", []))]
 
 
+def _saved_widgets(nb_path):
+    """[(code cell index, whether its saved widget holds an image)] for the cells showing a widget."""
+    nb = load_notebook(nb_path)
+    state = nb.get("metadata", {}).get("widgets", {}).get(
+        "application/vnd.jupyter.widget-state+json", {}).get("state", {})
+
+    def has_image(model_id, depth=0):
+        model = state.get(model_id, {})
+        st = model.get("state", {})
+        if any("image/png" in o.get("data", {}) for o in st.get("outputs", []) if isinstance(o, dict)):
+            return True
+        kids = [k.removeprefix("IPY_MODEL_") for k in st.get("children", []) if isinstance(k, str)]
+        return depth < 20 and any(has_image(k, depth + 1) for k in kids)
+
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    found = []
+    for i, cell in enumerate(code):
+        views = [o["data"]["application/vnd.jupyter.widget-view+json"] for o in cell.get("outputs", [])
+                 if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+        if views:
+            found.append([i, any(has_image(v["model_id"]) for v in views)])
+    return found
+
+
 def _has_sliders(nb_path):
     """Number of cells whose saved widget includes a slider or dropdown (0 without saved state)."""
     nb = load_notebook(nb_path)
@@ -280,6 +343,38 @@ def _has_sliders(nb_path):
                 count += 1
                 break
     return count
+
+
+# --- the first start -------------------------------------------------------------------------
+
+NEWS_JS = """() => [...document.querySelectorAll('.jp-toast-message, .Toastify__toast, .jp-Notification-List')]
+    .map(e => e.innerText).join(' | ')"""
+
+
+def test_first_start_shows_chapter_0_the_workspace_and_no_news_popup(lab, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    log = PageLog(page, lab.base)
+    try:
+        page.goto(lab.start_url(), wait_until="domcontentloaded")
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+        try:     # the start page opens after the tabs a previous visit left open
+            page.wait_for_function("() => /^Start here/.test((document.querySelector("
+                                   "'.jp-NotebookPanel:not(.lm-mod-hidden) .jp-MarkdownCell h1') || {}).innerText)",
+                                   timeout=30_000)
+        except Exception:
+            pass
+        title = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-MarkdownCell h1").first.inner_text()
+        page.wait_for_function("() => document.querySelectorAll('.jp-DirListing-item').length > 0", timeout=30_000)
+        page.wait_for_timeout(5000)      # the news question comes a moment after the start
+        listing = page.locator(".jp-DirListing-item .jp-DirListing-itemText").all_inner_texts()
+        toasts = page.evaluate(NEWS_JS)
+        page.screenshot(path=str(artifact_path("lab", "first_start.png")))
+    finally:
+        page.close()
+    assert title.startswith("Start here"), title
+    assert {"book", "workspace"} <= set(listing), f"the file browser shows {listing}, not the top folder"
+    assert "news" not in toasts.lower(), f"a news pop-up appeared: {toasts}"
+    assert not log.outside, f"requests left localhost: {log.outside[:5]}"
 
 
 # --- an exercise, answered through the browser -----------------------------------------------
@@ -315,7 +410,7 @@ def _first_exercise(ex_path):
 def test_exercise_answered_in_lab_passes_its_check(lab, browser):
     ex_path = EXERCISES[0]
     answer_i, check_i, answer, exercise_id = _first_exercise(ex_path)
-    page, log = open_notebook(browser, lab, f"exercises/{ex_path.name}")
+    page, log = open_notebook(browser, lab, f"workspace/{ex_path.name}")      # the learner's own copy
     try:
         cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")
         editor = cells.nth(answer_i).locator(".cm-content")

@@ -232,33 +232,57 @@ def _picture(report):
 
 
 class Judge:
-    """Decides test cells in the grader's process (see the module docstring, step 4)."""
+    """Decides test cells in the grader's process (see the module docstring, step 4).
+
+    Each function is judged as it was judged: when a check starts, the learner's function is pinned
+    in the kernel (:meth:`~.run.channel.KernelChannel.pin`) and every call goes to that copy; a
+    function needed to judge another one (a backward's forward) is the copy pinned by its own check,
+    never the name's later value. If that kernel died since, the copy is gone, and so is the
+    learner's chance to have it used: its calls fail with the reason.
+    """
 
     def __init__(self, exercise_set, seed, timeout):
         self.set, self.seed, self.timeout = exercise_set, seed, timeout
+        self.pinned_in = {}            # function name -> the channel (kernel) its check pinned it in
 
     def wants(self, cell):
         return is_test(cell)
 
     def __call__(self, cell, index, channel):
-        from .judge.checker import evaluate
+        from .judge.checker import CallCounter, evaluate
         from .judge.exercise import grading_seed
         from .judge.own_code import OwnCodeWatch
         # the learner's code runs in the kernel, where the overlay enforces not_available; watching
-        # the proxies here would only slow every call down
-        saved, OwnCodeWatch.enabled = OwnCodeWatch.enabled, False
+        # the proxies here would only slow every call down (and could count nothing)
+        saved = OwnCodeWatch.enabled, CallCounter.enabled
+        OwnCodeWatch.enabled = CallCounter.enabled = False
         try:
             return self._judge(cell, channel, evaluate, grading_seed)
         finally:
-            OwnCodeWatch.enabled = saved
+            OwnCodeWatch.enabled, CallCounter.enabled = saved
+
+    def _function(self, channel, name):
+        """The proxy of a function used to judge another: the copy its own check pinned."""
+        if name in self.pinned_in and self.pinned_in[name] is not channel:
+            def lost(*args, **kwargs):
+                raise RuntimeError(f"{name} as its check judged it was lost when the kernel restarted")
+            lost.__name__ = name
+            return lost
+        return channel.function(name)
 
     def _judge(self, cell, channel, evaluate, grading_seed):
         gid = grade_id(cell)
         channel.start_cell(self.timeout)
         reports, error = [], ""
         for chk in self.set.checks.get(gid, []):
-            fn = channel.function(chk.fn)
-            forward = channel.function(chk.forward) if chk.forward else None
+            try:
+                channel.pin(chk.fn)
+                self.pinned_in[chk.fn] = channel
+            except Exception:                     # a timeout or a dead kernel: the calls below say so
+                pass
+            # the kernel counts the calls of the forward (or of fn itself) during each call of fn
+            fn = channel.function(chk.fn, count=(chk.forward or chk.fn,))
+            forward = self._function(channel, chk.forward) if chk.forward else None
             try:
                 with grading_seed(self.seed):
                     report = evaluate(chk.exercise, fn, forward, hidden=chk.hidden)
@@ -283,8 +307,9 @@ class Judge:
             run = CellRun("error", "NotImplementedError", f"{reports[-1].not_written} is not written yet")
         elif not reports[-1].passed:
             r = reports[-1]
-            run = CellRun("error", "ExerciseFailed",
-                          f"{r.exercise}: {len(r.results) - r.n_passed} of {len(r.results)} cases failed")
+            judged = len(r.results) - r.n_skipped
+            what = (f"{r.n_failed} of {judged} cases failed" if r.n_failed else "no case could be judged")
+            run = CellRun("error", "ExerciseFailed", f"{r.exercise}: {what}")
         else:
             run = CellRun("ok")
         run.result = reports

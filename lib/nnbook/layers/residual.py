@@ -111,3 +111,87 @@ class ResidualBlock(Module):
             dh = dh + self.projection.backward(dskip)
             dx_skip = 0
         return self.bn1.backward(self.relu1.backward(dh)) + dx_skip
+
+
+class BottleneckBlock(Module):
+    """Pre-activation bottleneck block (He et al., 2015; pre-activation order of He et al., 2016).
+
+    Three convolutions instead of two: a 1x1 convolution reduces the channels to ``width``,
+    a 3x3 convolution (with the block's stride) works at that reduced width, and a 1x1
+    convolution expands to ``width * expansion`` output channels. Each is preceded by
+    batch norm and ReLU:
+    ``h = relu(bn1(x))``, ``F(x) = conv3(relu(bn3(conv2(relu(bn2(conv1(h)))))))``,
+    ``out = F(x) + shortcut``, where the shortcut is x itself when the shapes match, else the
+    projection ``conv1x1(h)`` with the block's stride (as in :class:`ResidualBlock`).
+    The stride sits on the 3x3 convolution, as in torchvision's ResNet-50 ("v1.5");
+    He et al. (2015) put it on the first 1x1 convolution.
+
+    Args:
+        in_channels: C, the channels of x.
+        width: the channels inside the block (64 in the first stage of ResNet-50).
+        stride: stride of the 3x3 convolution and of the projection.
+        expansion: the output has ``width * expansion`` channels (4 in ResNet-50).
+    Attributes:
+        bn1, conv1, bn2, conv2, bn3, conv3: the residual branch; projection: ``Conv2d`` or None;
+        add: the ``Shortcut`` that adds branch and shortcut.
+    Shape:
+        (N, in_channels, H, W) -> (N, width * expansion, ceil(H / stride), ceil(W / stride)).
+    """
+
+    def __init__(self, in_channels, width, stride=1, expansion=4, rng=None, dtype=np.float32):
+        super().__init__()
+        self.in_channels = check_positive_int(in_channels, "BottleneckBlock", "in_channels")
+        self.width = check_positive_int(width, "BottleneckBlock", "width")
+        self.stride = check_positive_int(stride, "BottleneckBlock", "stride")
+        self.expansion = check_positive_int(expansion, "BottleneckBlock", "expansion")
+        self.out_channels = width * expansion
+        self.bn1, self.relu1 = BatchNorm2d(in_channels, dtype=dtype), ReLU()
+        self.conv1 = Conv2d(in_channels, width, 1, 1, 0, bias=False, rng=rng, dtype=dtype)
+        self.bn2, self.relu2 = BatchNorm2d(width, dtype=dtype), ReLU()
+        self.conv2 = Conv2d(width, width, 3, stride, 1, bias=False, rng=rng, dtype=dtype)
+        self.bn3, self.relu3 = BatchNorm2d(width, dtype=dtype), ReLU()
+        self.conv3 = Conv2d(width, self.out_channels, 1, 1, 0, bias=False, rng=rng, dtype=dtype)
+        self.projection = None
+        if needs_projection(in_channels, self.out_channels, stride):
+            self.projection = Conv2d(in_channels, self.out_channels, 1, stride, 0, bias=False, rng=rng,
+                                     dtype=dtype)
+        self.add = Shortcut()
+        for label in ("bn1", "conv1", "bn2", "conv2", "bn3", "conv3", "projection"):
+            if getattr(self, label) is not None:
+                getattr(self, label)._name_in_parent = label
+
+    @property
+    def name(self):
+        return f"BottleneckBlock({self.in_channels}→{self.width}→{self.out_channels}, stride={self.stride})"
+
+    def extra_repr(self):
+        return f"{self.in_channels}, {self.width}, stride={self.stride}, expansion={self.expansion}"
+
+    def children(self):
+        parts = [self.bn1, self.conv1, self.bn2, self.conv2, self.bn3, self.conv3]
+        return parts + ([self.projection] if self.projection is not None else [])
+
+    def train(self, mode=True):
+        super().train(mode)
+        for layer in (self.relu1, self.relu2, self.relu3, self.add):
+            layer.train(mode)
+        return self
+
+    def forward(self, x):
+        self._check_input(x, ("N", self.in_channels, "H", "W"))
+        h = self.relu1(self.bn1(x))
+        a = self.conv2(self.relu2(self.bn2(self.conv1(h))))
+        branch = self.conv3(self.relu3(self.bn3(a)))
+        skip = x if self.projection is None else self.projection(h)
+        self._cache = "residual"
+        return self.add(branch, skip)
+
+    def backward(self, dout):
+        self._saved()
+        dbranch, dskip = self.add.backward(dout)
+        da = self.bn3.backward(self.relu3.backward(self.conv3.backward(dbranch)))
+        dh = self.conv1.backward(self.bn2.backward(self.relu2.backward(self.conv2.backward(da))))
+        if self.projection is None:
+            return self.bn1.backward(self.relu1.backward(dh)) + dskip
+        dh = dh + self.projection.backward(dskip)
+        return self.bn1.backward(self.relu1.backward(dh))

@@ -12,7 +12,9 @@ class Problem:
     """One thing wrong in one case.
 
     kind: ``"exception"``, ``"structure"``, ``"type"``, ``"shape"``, ``"dtype"``, ``"nan"``,
-        ``"values"``, ``"inplace"``, ``"gradcheck"``.
+        ``"values"``, ``"inplace"``, ``"gradcheck"``, ``"cache"`` (a forward's cache is not in the
+        stated format), ``"not one pass"`` (a backward that calls its forward many times), or
+        ``"not judged"`` (the case could not be judged; see :func:`not_judged`).
     output: which output (``"out"``, ``"dW"``, ...) or input (for ``"inplace"``) it concerns.
     expected, got: the arrays, kept for pictures and hint rules (may be None).
     """
@@ -107,3 +109,68 @@ def same_values(a, b):
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         return False
     return rel_error(a, b) <= tolerance(a.dtype) * 10
+
+
+def not_judged(reason):
+    """The one problem of a case that could not be judged (e.g. a backward's case where the learner's
+    forward, which makes its cache, is wrong): shown as such, counted neither as passed nor as failed."""
+    return Problem("not judged", "case", reason)
+
+
+def _describe(v):
+    if isinstance(v, np.ndarray):
+        return f"an array of shape {describe_shape(v.shape)}"
+    if isinstance(v, (tuple, list)):
+        return f"a {type(v).__name__} of {len(v)}"
+    if v is None or isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating)):
+        return repr(v.item() if isinstance(v, np.generic) else v)
+    return repr(v) if type(v).__name__ == "RemoteObject" else type(v).__name__
+
+
+def _entry_problem(expected, got):
+    """Why ``got`` is not the cache entry ``expected`` (None when it is). Arrays: the same shape and
+    values (the dtype may differ); numbers and flags: the same value."""
+    if expected is None:
+        return None if got is None else f"should be None, got {_describe(got)}"
+    if isinstance(expected, np.ndarray):
+        if not isinstance(got, np.ndarray) or got.dtype.kind not in "biuf":
+            return f"should be an array of shape {describe_shape(expected.shape)}, got {_describe(got)}"
+        if got.shape != expected.shape:
+            return f"should have shape {describe_shape(expected.shape)}, got {describe_shape(got.shape)}"
+        e, g = expected.astype(np.float64), got.astype(np.float64)
+        if not np.isfinite(g).all() or (e.size and rel_error(e, g) > tolerance(expected.dtype)):
+            return "has other values"
+        return None
+    if isinstance(expected, (bool, np.bool_)):
+        if not isinstance(got, (bool, np.bool_)) or bool(got) != bool(expected):
+            return f"should be {bool(expected)}, got {_describe(got)}"
+        return None
+    if isinstance(expected, (int, np.integer)):
+        if isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, np.integer)) or int(got) != int(expected):
+            return f"should be {int(expected)}, got {_describe(got)}"
+        return None
+    if isinstance(expected, (float, np.floating)):
+        if isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, float, np.integer, np.floating)) \
+                or not np.isclose(float(got), float(expected), rtol=1e-9, atol=0):
+            return f"should be {float(expected)!r}, got {_describe(got)}"
+        return None
+    return None if got == expected else f"should be {expected!r}, got {_describe(got)}"
+
+
+def compare_cache(contract, expected, got, also=()):
+    """Problems (0 or 1) when a forward's cache ``got`` is not ``expected``, the reference's cache in
+    the format ``contract`` (:class:`~nnbook.grading.judge.exercise.CacheContract`) states;
+    ``also``: other caches that mean the same."""
+    def why(candidate):
+        if len(contract.fields) == 1:
+            reason = _entry_problem(candidate, got)
+            return [f"{contract.fields[0]} {reason}"] if reason else []
+        if not isinstance(got, (tuple, list)) or len(got) != len(contract.fields):
+            return [f"expected a tuple {contract.text}, got {_describe(got)}"]
+        return [f"{name} {reason}" for name, e, g in zip(contract.fields, candidate, got)
+                if (reason := _entry_problem(e, g))]
+    reasons = why(expected)
+    if not reasons or any(not why(alt) for alt in also):
+        return []
+    head = f"cache: not {contract.text} as the exercise states"
+    return [Problem("cache", "cache", f"{head}: {'; '.join(reasons)}")]

@@ -6,9 +6,13 @@ The exercises themselves live in :mod:`nnbook.grading.sets`, one module per exer
 run these cases.
 
 Kinds:
-    ``"forward"``: ``fn(*args, **kwargs) -> (out, cache)``; ``out`` is compared.
-    ``"backward"``: the learner's own forward makes the cache, then ``fn(dout, cache)``
-        must return the gradients named in ``outputs``.
+    ``"forward"``: ``fn(*args, **kwargs) -> (out, cache)``; ``out`` is compared, and so is the
+        cache when the exercise states its contents (:class:`CacheContract`).
+    ``"backward"``: ``fn(dout, cache)`` must return the gradients named in ``outputs``. With a
+        :class:`CacheContract` the cache is the reference's, in the stated format, so a right
+        backward passes whatever the learner's forward does (one mistake costs once); without
+        one, the learner's own forward makes the cache and only the cases where that forward is
+        right are judged (the others are shown as not judged).
     ``"function"``: ``fn(*args, **kwargs)`` returns the values named in ``outputs``.
 """
 import contextlib
@@ -63,6 +67,9 @@ class Exercise:
     forward: str = None            # backward: id of the matching forward exercise
     grad_args: tuple = ()          # backward: which forward args the gradients belong to
     ref_forward: object = None     # backward: reference forward (for dout's shape)
+    # forward and backward: what the cache holds (:class:`CacheContract`); the forward's check
+    # compares it, the backward is judged on the reference's cache in this format
+    cache: object = None
     alternatives: object = None
     rules: tuple = ()
     only_with: dict = field(default_factory=dict)
@@ -70,12 +77,10 @@ class Exercise:
     # only show across cases (every case with stride != kernel fails on shape: stride ignored)
     detectors: tuple = ()
     gradcheck: object = None       # optional custom gradient check: (fn, case) -> list of (name, err)
-    # whose forward the numerical gradient differentiates: the reference's (so a wrong forward
-    # costs only the forward exercise) or the learner's (dropout: the learner's own mask)
-    gradcheck_forward: str = "reference"
     # optional custom judging of a case, replacing the comparison with ``reference``:
     # ``(fn, forward, case) -> list of Problem`` (e.g. train with the learner's loop, then
-    # measure the accuracy of the weights it returned)
+    # measure the accuracy of the weights it returned); a case it cannot judge returns
+    # ``[not_judged(reason)]`` (:func:`nnbook.grading.judge.compare.not_judged`)
     judge: object = None
 
     def cases(self, hidden=False, seed=None):
@@ -84,6 +89,38 @@ class Exercise:
         if not hidden:
             return self.make_cases(VISIBLE, False)
         return self.make_cases(hidden_base(seed if seed is not None else _GRADING_SEED.get()), True)
+
+
+@dataclass(frozen=True)
+class CacheContract:
+    """What a forward's cache holds, stated in the exercise, so that its backward can be judged on
+    the reference's cache: a right backward then keeps its points whatever the forward does.
+
+    Attributes:
+        fields: the names of the cache's entries, in order (``("x", "W", "b")``); with one name the
+            cache is that value itself, not a 1-tuple.
+        build: ``build(*args, **kwargs) -> cache`` from the forward's arguments as they come in
+            (fresh copies; it may consume a random generator argument as the forward would).
+        also: optional ``(args, kwargs) -> list of other caches`` that mean the same (dropout with
+            ``p = 0``: ``None`` as well as a mask of ones).
+    """
+    fields: tuple
+    build: object
+    also: object = None
+
+    @property
+    def text(self):
+        """``(x, W, b)`` or, for a single entry, ``x``."""
+        return self.fields[0] if len(self.fields) == 1 else "(" + ", ".join(self.fields) + ")"
+
+    def make(self, case):
+        """The reference's cache for ``case``, in this format (new arrays on every call)."""
+        return self.build(*materialize(case.args), **materialize(case.kwargs))
+
+    def alternatives(self, case):
+        if self.also is None:
+            return []
+        return list(self.also(materialize(case.args), materialize(case.kwargs)))
 
 
 @dataclass(frozen=True)
@@ -183,6 +220,15 @@ def numbered(base, specs):
     return cases
 
 
+def with_big_case(cases, base, build, name):
+    """Append a big case (tag ``"big"``, no other tag): a backward computed in one pass takes
+    milliseconds on it, finite differences of the forward (two forward passes per number) take many
+    minutes, more than a graded call may take (``nnbook grade --timeout``)."""
+    rng = np.random.default_rng(base + 90)
+    args, kwargs = build(rng)
+    return cases + [Case(name, tuple(args), kwargs, frozenset({"big"}), seed=base + 90)]
+
+
 def with_gradcheck(cases, base, build, name="numerical gradient (float64)"):
     rng = np.random.default_rng(base + 99)
     args, kwargs = build(rng)
@@ -222,6 +268,27 @@ HINT_INPLACE = Hint(
     "out = np.maximum(x, 0)  # a new array; not x[x < 0] = 0", label="modified an input in place")
 
 
+HINT_CACHE = Hint(
+    "cache_contract", "the cache must hold exactly what the exercise says: your backward is judged on a "
+    "cache in that format, so one mistake in the forward never costs the backward's points",
+    "cache = the entries the exercise lists, in its order and with the values they had in this call",
+    label="cache not in the stated format")
+
+HINT_NOT_ONE_PASS = Hint(
+    "backward_not_one_pass", "a backward computes every gradient in one pass back through the layer, from "
+    "dout and the cache; finite differences of the forward (two forward passes per number) are a check, "
+    "not a backward: on a layer of realistic size they take hours",
+    "each gradient is dout times the local derivative of the forward, summed over every output that used "
+    "the number (the chain rule)", label="gradient by finite differences of the forward")
+
+HINT_TOO_SLOW = Hint(
+    "backward_too_slow", "this big case ran out of time: a backward computes every gradient in one pass "
+    "(milliseconds here); finite differences of the forward call it twice per number, which takes many "
+    "minutes on a case of this size",
+    "each gradient is dout times the local derivative of the forward, summed over every output that used "
+    "the number (the chain rule)", label="too slow for a backward (finite differences?)")
+
+
 def dtype_rule(case, problem):
     return HINT_DTYPE if problem.kind == "dtype" else None
 
@@ -230,4 +297,20 @@ def inplace_rule(case, problem):
     return HINT_INPLACE if problem.kind == "inplace" else None
 
 
+def cache_rule(case, problem):
+    return HINT_CACHE if problem.kind == "cache" else None
+
+
+def one_pass_rule(case, problem):
+    """A backward that differentiated the forward numerically (counted calls in a notebook) or ran out
+    of time on a big case (graded)."""
+    if problem.kind == "not one pass":
+        return HINT_NOT_ONE_PASS
+    if "big" in case.tags and problem.kind in ("exception", "timeout") and "longer than" in problem.message:
+        return HINT_TOO_SLOW
+    return None
+
+
 COMMON_RULES = (dtype_rule, inplace_rule)
+# the rules every exercise gets, before its own (see ``checker._hints``)
+ALWAYS_RULES = (cache_rule, one_pass_rule)

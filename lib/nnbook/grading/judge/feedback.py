@@ -17,7 +17,11 @@ CODE_MARK = "code: "
 
 @dataclass
 class CaseResult:
-    """The outcome of one case: its problems (empty when it passed) and the hints explaining them."""
+    """The outcome of one case: its problems (empty when it passed) and the hints explaining them.
+
+    A case whose only problem is of kind ``"not judged"`` was *skipped*: it counts neither as passed
+    nor as failed (a backward's case where the learner's forward, which makes its cache, is wrong).
+    """
     case: object
     problems: list = field(default_factory=list)
     hints: list = field(default_factory=list)
@@ -25,6 +29,18 @@ class CaseResult:
     @property
     def passed(self):
         return not self.problems
+
+    @property
+    def skipped(self):
+        return bool(self.problems) and all(p.kind == "not judged" for p in self.problems)
+
+    @property
+    def failed(self):
+        return bool(self.problems) and not self.skipped
+
+    @property
+    def mark(self):
+        return "ok" if self.passed else "skip" if self.skipped else "FAIL"
 
 
 @dataclass
@@ -47,6 +63,7 @@ class Report:
         mistakes: the named mistakes (:class:`Mistake`), each once, with the cases it explains.
         hints: the same hints as ``mistakes``, in the same order (:class:`Hint` objects).
         hint_level: 1 concept, 2 concept and formula (default), 3 also code.
+        notes: lines shown under the heading: how the cases were judged (a backward: on which cache).
     """
     exercise: str
     results: list = field(default_factory=list)
@@ -55,14 +72,25 @@ class Report:
     hidden: bool = False
     mistakes: list = field(default_factory=list)
     hint_level: int = 2
+    notes: list = field(default_factory=list)
 
     @property
     def passed(self):
-        return self.not_written is None and all(r.passed for r in self.results)
+        """No case failed, and at least one was judged."""
+        return (self.not_written is None and not any(r.failed for r in self.results)
+                and any(not r.skipped for r in self.results))
 
     @property
     def n_passed(self):
         return sum(r.passed for r in self.results)
+
+    @property
+    def n_failed(self):
+        return sum(r.failed for r in self.results)
+
+    @property
+    def n_skipped(self):
+        return sum(r.skipped for r in self.results)
 
     @property
     def mistake_ids(self):
@@ -73,15 +101,21 @@ class Report:
         return f"{self.exercise}" + (" (hidden cases)" if self.hidden else "")
 
     def _verdict(self):
-        if self.passed:
-            return "all cases passed" if len(self.results) > 1 else "the case passed"
-        return f"{self.n_passed} of {len(self.results)} cases passed"
+        skipped = self.n_skipped
+        if not skipped:
+            if self.passed:
+                return "all cases passed" if len(self.results) > 1 else "the case passed"
+            return f"{self.n_passed} of {len(self.results)} cases passed"
+        judged = len(self.results) - skipped
+        if not judged:
+            return "no case could be judged"
+        return f"{self.n_passed} of {_plural(judged, 'judged case')} passed ({skipped} not judged)"
 
     def _numbers(self):
         return {m.id: i + 1 for i, m in enumerate(self.mistakes)}
 
     def _explains(self, mistake):
-        failing = [r.case.name for r in self.results if not r.passed]
+        failing = [r.case.name for r in self.results if r.failed]
         if len(failing) > 1 and sorted(mistake.cases) == sorted(failing):
             return "both failing cases" if len(failing) == 2 else f"all {len(failing)} failing cases"
         return "; ".join(mistake.cases)
@@ -93,10 +127,12 @@ class Report:
             return f"{self._label()}: {self.not_written} is not written yet (it raises NotImplementedError)."
         numbers = self._numbers()
         lines = [f"{self._label()}: {_plural(len(self.results), 'case')}"]
+        for note in self.notes:
+            lines += _wrap(note, "", 6, first="note: ")
         for r in self.results:
             refs = sorted({numbers[h.id] for h in r.hints if h.id in numbers})
             ref = f"  [hint {', '.join(map(str, refs))}]" if refs else ""
-            lines += _wrap(f"{'ok  ' if r.passed else 'FAIL'}  {r.case.name}{ref}", "  ", 10)
+            lines += _wrap(f"{r.mark:4s}  {r.case.name}{ref}", "  ", 10)
             for p in r.problems:
                 lines += _wrap(p.message, " " * 10, 4)
         lines.append(self._verdict())
@@ -126,6 +162,7 @@ class Report:
         color = "#080" if self.passed else "#b00"
         parts = [f"<div class='nnbook-check' style='{_BOX}'>",
                  f"<div><b>{e(self._label())}</b>: <b style='color:{color}'>{e(self._verdict())}</b></div>"]
+        parts += [f"<div><small>{e(note)}</small></div>" for note in self.notes]
         if self.mistakes:
             items = []
             for m in self.mistakes:
@@ -144,6 +181,7 @@ class Report:
         rows = []
         for r in self.results:
             mark = ("<td style='color:#080;" + _TD + "'>ok</td>" if r.passed
+                    else "<td style='color:#777;" + _TD + "'>skip</td>" if r.skipped
                     else "<td style='color:#b00;font-weight:bold;" + _TD + "'>FAIL</td>")
             refs = sorted({numbers[h.id] for h in r.hints if h.id in numbers})
             what = "<br>".join(e(p.message) for p in r.problems)

@@ -13,6 +13,13 @@ request; replies come back as one display output of type :data:`MIME`, whose JSO
 - an opaque handle for anything else (e.g. a forward's cache object), which stays in the kernel
   and can be passed back by id.
 
+Each function is judged as it was judged: :meth:`KernelChannel.pin` keeps, in the kernel, a copy of
+a learner's function as it is when its check starts (:func:`pinned_copy`: with a snapshot of its
+globals, so that rebinding a helper later changes nothing either), and every call by name goes to
+that copy; a name that was not defined when its check started stays undefined for later calls. A
+function pinned by no check (a backward's forward whose own check never ran) is pinned at its first
+call.
+
 Anything else, a malformed reply, or no reply in time makes the call raise here, which the
 checker reports as a failed case with the reason. After each call the post-call contents of the
 array arguments are copied back into the caller's arrays (so in-place modification is detected
@@ -25,10 +32,12 @@ bit-generator state.
 """
 import ast
 import base64
+import inspect
 import json
 import math
 import re
 import secrets
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +52,35 @@ _DTYPE = re.compile(r"^[<>|=][biuf][1248]$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,79}$")
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
+def pinned_copy(fn):
+    """``fn`` as it is now: a plain function is copied with a snapshot of its globals, in which the
+    other functions of the same namespace (its helpers, and theirs) are copied the same way. Rebinding
+    a name afterwards (the function itself, or a helper it calls) does not change the copy. Other
+    callables are returned as they are (their name can still be rebound without effect).
+
+    Self-contained (imports only the standard library): the kernel-side server uses this source too.
+    """
+    import types
+    if not isinstance(fn, types.FunctionType):
+        return fn
+    namespace = fn.__globals__
+    snapshot = dict(namespace)
+    copies = {}
+
+    def copy(f):
+        if id(f) not in copies:
+            g = types.FunctionType(f.__code__, snapshot, f.__name__, f.__defaults__, f.__closure__)
+            g.__kwdefaults__ = dict(f.__kwdefaults__) if f.__kwdefaults__ else f.__kwdefaults__
+            g.__dict__.update(f.__dict__)
+            g.__qualname__, g.__doc__, g.__module__ = f.__qualname__, f.__doc__, f.__module__
+            copies[id(f)] = g
+        return copies[id(f)]
+    for name, value in list(snapshot.items()):
+        if isinstance(value, types.FunctionType) and value.__globals__ is namespace:
+            snapshot[name] = copy(value)
+    return copy(fn)
+
+
 # The kernel-side server. Executed in the learner's namespace; defines __nnbook_rpc__ only.
 SERVER = r'''
 def __nnbook_install():
@@ -51,7 +89,9 @@ def __nnbook_install():
     from IPython.display import publish_display_data
     mime = "application/x-nnbook-reply"
     handles = {}
+    pinned = {}
     ns = globals()
+@PINNED_COPY@
     system = tuple(p for p in {sys.prefix, sys.base_prefix, sys.exec_prefix} if p)
 
     def dec(v):
@@ -123,19 +163,70 @@ def __nnbook_install():
         code = (f.line or "").strip()[:80]
         return "line %d in %s" % (f.lineno, f.name) + (": " + code if code else ""), f.name
 
+    def counting(fn, names):
+        """While fn runs, count its calls of the functions ``names`` (a backward's forward; nnbook's
+        numerical_gradient), wherever fn's globals hold them (whatever the name): ``(calls, restore)``."""
+        calls = {}
+        g = getattr(fn, "__globals__", None)
+        if not names:
+            return calls, lambda: None
+        targets = {}
+        for n in names:
+            for f in (pinned.get(n), ns.get(n)):
+                if hasattr(f, "__code__"):
+                    targets[f.__code__] = n
+        gradcheck = sys.modules.get("nnbook.gradcheck")
+        numerical = getattr(gradcheck, "numerical_gradient", None)
+        if hasattr(numerical, "__code__"):
+            targets[numerical.__code__] = "numerical_gradient"
+        if not isinstance(g, dict) or not targets:
+            return calls, lambda: None
+        swapped = {}
+
+        def counted(f, n):
+            def call(*a, **k):
+                calls[n] = calls.get(n, 0) + 1
+                return f(*a, **k)
+            return call
+        for key, value in list(g.items()):
+            n = targets.get(getattr(value, "__code__", None))
+            if n is not None:
+                swapped[key] = value
+                g[key] = counted(value, n)
+        if gradcheck is not None and hasattr(numerical, "__code__"):
+            swapped_module = numerical
+            gradcheck.numerical_gradient = counted(numerical, "numerical_gradient")
+        else:
+            swapped_module = None
+
+        def restore():
+            g.update(swapped)
+            if swapped_module is not None:
+                gradcheck.numerical_gradient = swapped_module
+        return calls, restore
+
     def rpc(request):
         req = json.loads(base64.b64decode(request))
         reply = {"nonce": req["nonce"]}
         try:
             if req.get("drop"):
                 handles.clear()
+            if req.get("pin"):                        # a check starts: keep its function as it is now
+                found = ns.get(req["fn"])             # (or that there was none: None stays pinned)
+                pinned[req["fn"]] = pinned_copy(found) if callable(found) else None
+                reply.update(status="missing" if pinned[req["fn"]] is None else "pinned")
+                publish_display_data({mime: json.dumps(reply)})
+                return
             args, kwargs = dec(req["args"]), dec(req["kwargs"])
             arrays, rngs = [], []
             walk((args, kwargs), arrays, rngs)        # the arguments as passed: reported after the call
-            fn = ns.get(req["fn"])
+            if req["fn"] not in pinned and callable(ns.get(req["fn"])):
+                pinned[req["fn"]] = pinned_copy(ns[req["fn"]])
+            fn = pinned.get(req["fn"])
             if not callable(fn):
                 reply.update(status="missing")
             else:
+                calls, restore = counting(fn, req.get("count") or [])
                 try:
                     result = fn(*args, **kwargs)
                     reply.update(status="ok", value=enc(result))
@@ -146,6 +237,9 @@ def __nnbook_install():
                     loc, name = where(exc)
                     reply.update(status="raised", type=type(exc).__name__, message=line[0][:200] if line else "",
                                  where=loc, function=name, not_implemented=isinstance(exc, NotImplementedError))
+                finally:
+                    restore()
+                reply["calls"] = calls
             reply["after"] = [enc(a) for a in arrays]
             reply["rngs"] = [g.bit_generator.state for g in rngs]
         except KeyboardInterrupt:
@@ -156,10 +250,22 @@ def __nnbook_install():
 
     ns["__nnbook_rpc__"] = rpc
 
+    # a call's arguments travel in its code: skip what IPython and ipykernel do to a cell that only
+    # costs time on megabytes of text (input transformers; ipykernel hashes every cell's source in
+    # pure Python, about 1.5 s per MB). Other cells run as before.
+    try:
+        shell = get_ipython()
+        transform, name_of = shell.transform_cell, shell.compile.get_code_name
+        shell.transform_cell = lambda raw: raw if raw.startswith("__nnbook_rpc__(") else transform(raw)
+        shell.compile.get_code_name = lambda raw, code, number: (
+            "<nnbook-call>" if raw.startswith("__nnbook_rpc__(") else name_of(raw, code, number))
+    except Exception:
+        pass
+
 
 __nnbook_install()
 del __nnbook_install
-'''
+'''.replace("@PINNED_COPY@", textwrap.indent(inspect.getsource(pinned_copy), "    "))
 
 
 class ChannelError(Exception):
@@ -389,6 +495,8 @@ class KernelChannel:
         self.budget = None
         self.timed_out = False
         self._drop = False
+        self.pinned = set()      # names pinned by a check in this kernel
+        self.calls = {}          # calls counted in the kernel (see function(count=...))
 
     def start_cell(self, seconds):
         """A new test cell: each call may take ``seconds``; after one call timed out, the cell's
@@ -419,14 +527,32 @@ class KernelChannel:
             self._run(SERVER)
             self.installed = True
 
-    def call(self, name, args, kwargs):
-        """Call ``name(*args, **kwargs)`` in the kernel; returns the decoded value or raises."""
+    def pin(self, name):
+        """A check of the learner's ``name`` starts: from now on, calls of ``name`` go to the function as
+        it is now (see the module docstring). Returns False when the kernel has no such function."""
+        if self.gone:
+            raise KernelGone(self.gone)
+        self.install()
+        nonce = secrets.token_hex(8)
+        blob = base64.b64encode(json.dumps({"nonce": nonce, "fn": name, "pin": True}).encode()).decode()
+        outputs, _ = self._run(f"__nnbook_rpc__('{blob}')")
+        reply = _find_reply(outputs, nonce)
+        if reply is None or reply.get("status") not in ("pinned", "missing"):
+            raise NoReply("your kernel sent no answer for this call (did a cell change how the kernel runs "
+                          "code, or hide its output?)")
+        self.pinned.add(name)
+        return reply["status"] == "pinned"
+
+    def call(self, name, args, kwargs, count=()):
+        """Call ``name(*args, **kwargs)`` in the kernel (the function pinned for ``name``; see
+        :meth:`pin`); returns the decoded value or raises. ``count``: names of functions whose calls
+        during this one are counted in the kernel (into :attr:`calls`)."""
         if self.gone:
             raise KernelGone(self.gone)
         self.install()
         nonce = secrets.token_hex(8)
         request = {"nonce": nonce, "fn": name, "args": encode(tuple(args)), "kwargs": encode(dict(kwargs)),
-                   "drop": self._drop}
+                   "drop": self._drop, "count": list(count)}
         self._drop = False
         blob = base64.b64encode(json.dumps(request).encode()).decode()
         outputs, status = self._run(f"__nnbook_rpc__('{blob}')")
@@ -440,6 +566,7 @@ class KernelChannel:
         arrays, rngs = [], []
         _walk((tuple(args), dict(kwargs)), arrays, rngs)
         _copy_back(arrays, reply.get("after"))
+        self._count_calls(reply.get("calls", {}))
         _set_rngs(rngs, reply.get("rngs"))
         if kind == "missing":
             raise learner_error("NameError", f"name '{name}' is not defined in your notebook")
@@ -449,11 +576,28 @@ class KernelChannel:
             return decode(reply.get("value"))
         _bad("status")
 
-    def function(self, name):
-        """A callable that forwards every call to the kernel's ``name``."""
+    def _count_calls(self, calls):
+        if not isinstance(calls, dict) or len(calls) > 10 or not all(
+                isinstance(k, str) and type(v) is int and v >= 0 for k, v in calls.items()):
+            _bad("call counts")
+        for k, v in calls.items():
+            self.calls[k[:80]] = self.calls.get(k[:80], 0) + v
+
+    def take_calls(self):
+        """The calls counted in the kernel since the last time (``{function name: calls}``)."""
+        calls, self.calls = self.calls, {}
+        return calls
+
+    def function(self, name, count=()):
+        """A callable that forwards every call to the kernel's ``name``. With ``count``, the kernel counts
+        how often each call calls those functions (and nnbook's numerical_gradient); the proxy's
+        ``take_calls()`` returns the counts (a backward that calls its forward many times is
+        differentiating it numerically)."""
         def proxy(*args, **kwargs):
-            return self.call(name, args, kwargs)
+            return self.call(name, args, kwargs, count)
         proxy.__name__ = proxy.__qualname__ = name
+        if count:
+            proxy.take_calls = self.take_calls
         return proxy
 
 

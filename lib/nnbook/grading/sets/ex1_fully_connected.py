@@ -6,8 +6,12 @@ import numpy as np
 
 from ... import functional as F
 from ..judge.cases import away_from_zero, materialize, randn
-from ..judge.exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference, forward_reference,
-                        numbered, register, register_set, with_gradcheck)
+from ..judge.exercise import (CacheContract, Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference,
+                               forward_reference, numbered, register, register_set, with_big_case, with_gradcheck)
+
+# what the forwards' caches hold (stated in the exercise): the backwards are judged on these
+LINEAR_CACHE = CacheContract(("x", "W", "b"), lambda x, W, b: (x, W, b))
+RELU_CACHE = CacheContract(("x",), lambda x: x)
 
 FLATTEN = Hint(
     "linear_not_flattened", "x may have more than 2 axes: each example is flattened to one row of D numbers",
@@ -76,16 +80,27 @@ register(Exercise(
     forward_reference(F.linear_forward),
     rules=COMMON_RULES + (_linear_rules,),
     alternatives=lambda case, exp: [("out", exp["out"] - case.args[2], BIAS_MISSING)],
+    cache=LINEAR_CACHE,
 ))
+
+
+def _linear_backward_cases(base, hidden):
+    cases = with_gradcheck(numbered(base, _linear_specs(hidden)), base,
+                           lambda rng: ((randn(rng, 3, 4), randn(rng, 4, 2), randn(rng, 2)), {}))
+    if hidden:   # finite differences: 2 * 197,120 forward passes of a 128x512 @ 512x256 product
+        cases = with_big_case(cases, base, lambda rng: ((randn(rng, 128, 512), randn(rng, 512, 256),
+                                                         randn(rng, 256)), {}), "big: N=128, D=512, M=256")
+    return cases
+
 
 register(Exercise(
     "linear_backward", "backward", ("dx", "dW", "db"),
-    lambda base, hidden: with_gradcheck(numbered(base, _linear_specs(hidden)), base,
-                                        lambda rng: ((randn(rng, 3, 4), randn(rng, 4, 2), randn(rng, 2)), {})),
+    _linear_backward_cases,
     backward_reference(F.linear_forward, F.linear_backward, ("dx", "dW", "db")),
     forward="linear_forward", grad_args=(0, 1, 2), ref_forward=F.linear_forward,
     rules=COMMON_RULES + (_linear_rules,),
     alternatives=_linear_backward_alternatives,
+    cache=LINEAR_CACHE,
 ))
 
 
@@ -100,10 +115,33 @@ def _relu_specs(hidden):
             ("float32", build((4, 5), np.float32), {"float32"})]
 
 
+def _at_the_kink(shape):
+    """Exact zeros and tiny values of both signs among ordinary ones: the gradient there is decided by
+    the sign of x alone (0 at x = 0, as in PyTorch). A difference quotient of the forward gets them
+    wrong, whatever its step."""
+    def build(rng):
+        tiny = np.array([0.0, 0.0, 5e-324, 1e-300, 1e-30, 1e-12, 1e-8, 1e-4])
+        x = rng.standard_normal(shape)
+        pick = rng.random(shape) < 0.5
+        x[pick] = (rng.choice(tiny, shape) * rng.choice([-1.0, 1.0], shape))[pick]
+        return (x,), {}
+    return build
+
+
+def _relu_backward_specs(hidden):
+    kink = ("zeros and tiny values (the kink at 0)", _at_the_kink((6, 10) if hidden else (5, 8)), {"kink"})
+    return _relu_specs(hidden) + [kink]
+
+
 RELU_GATE = Hint(
     "relu_backward_gate", "ReLU lets the gradient through only where its input was positive",
     "dx[k] = dout[k] where x[k] > 0, and 0 where x[k] <= 0 (the input x, kept in the cache)",
     "dx = dout * (x > 0)", label="wrong ReLU gate", fallback=True)
+RELU_KINK = Hint(
+    "relu_backward_kink", "fails only at the kink: ReLU's gradient is 1 where x > 0 and 0 where x <= 0, "
+    "also exactly at 0 and for tiny values like 1e-300; it is decided by the sign of x alone (a "
+    "difference quotient of the forward gets these wrong)",
+    "dx[k] = dout[k] if x[k] > 0 else 0, with x[k] = 0 counted as not positive", label="wrong at the kink")
 RELU_NEGATIVE = Hint(
     "relu_negative_kept", "negative inputs must become 0", "out[k] = max(x[k], 0), element by element",
     "out = np.maximum(x, 0)", label="kept negative values")
@@ -126,15 +164,18 @@ register(Exercise(
     lambda base, hidden: numbered(base, _relu_specs(hidden)),
     forward_reference(F.relu_forward),
     rules=COMMON_RULES + (_relu_forward_rules,),
+    cache=RELU_CACHE,
 ))
 
 register(Exercise(
     "relu_backward", "backward", ("dx",),
-    lambda base, hidden: with_gradcheck(numbered(base, _relu_specs(hidden)), base,
+    lambda base, hidden: with_gradcheck(numbered(base, _relu_backward_specs(hidden)), base,
                                         lambda rng: ((away_from_zero(rng, (3, 4), margin=0.1),), {})),
     backward_reference(F.relu_forward, F.relu_backward, ("dx",)),
     forward="relu_forward", grad_args=(0,), ref_forward=F.relu_forward,
     rules=COMMON_RULES + (_relu_backward_rules,),
+    only_with={"kink": RELU_KINK},
+    cache=RELU_CACHE,
 ))
 
 
@@ -194,10 +235,18 @@ def _softmax_gradcheck(fn, case):
     return [("dlogits", rel_error(d, num))]
 
 
+def _softmax_cases(base, hidden):
+    cases = with_gradcheck(numbered(base, _softmax_specs(hidden)), base,
+                           lambda rng: ((randn(rng, 4, 3), rng.integers(0, 3, 4)), {}))
+    if hidden:   # dlogits by finite differences: 400,000 evaluations of the loss, each over 200,000 logits
+        cases = with_big_case(cases, base, lambda rng: ((randn(rng, 4, 50_000), rng.integers(0, 50_000, 4)), {}),
+                              "big: N=4, K=50000")
+    return cases
+
+
 register(Exercise(
     "softmax_cross_entropy", "function", ("loss", "dlogits"),
-    lambda base, hidden: with_gradcheck(numbered(base, _softmax_specs(hidden)), base,
-                                        lambda rng: ((randn(rng, 4, 3), rng.integers(0, 3, 4)), {})),
+    _softmax_cases,
     _softmax_reference,
     rules=COMMON_RULES + (_softmax_rules,),
     alternatives=lambda case, exp: [

@@ -6,9 +6,14 @@ import numpy as np
 
 from ... import functional as F
 from ..judge.cases import materialize, randn
-from ..judge.exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference, dout_for,
-                        forward_reference, numbered, register, register_set, with_gradcheck)
+from ..judge.exercise import (CacheContract, Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference,
+                               dout_for, forward_reference, numbered, register, register_set, with_big_case,
+                               with_gradcheck)
 from ..judge.mistakes import stride_ignored
+
+# what the forward's cache holds (stated in the exercise): the backward is judged on this
+CONV_CACHE = CacheContract(("x", "W", "b", "stride", "padding"),
+                           lambda x, W, b, stride=1, padding=0: (x, W, b, stride, padding))
 
 SIZE = "Ho = (H + 2*padding - kh) // stride + 1 and Wo = (W + 2*padding - kw) // stride + 1"
 STRIDE_IGNORED = Hint(
@@ -122,6 +127,7 @@ register(Exercise(
     alternatives=_conv_forward_alternatives,
     detectors=(lambda results: stride_ignored(results, STRIDE_IGNORED, _conv_stride_geometry),),
     only_with={"stride": ONLY_STRIDE, "padding": ONLY_PADDING},
+    cache=CONV_CACHE,
 ))
 
 
@@ -201,16 +207,26 @@ def _conv_backward_alternatives(case, exp):
             ("db", exp["db"] / N, DB_MEAN), ("db", exp["db"] / (N * Ho * Wo), DB_MEAN)]
 
 
+def _conv_backward_cases(base, hidden):
+    cases = with_gradcheck(
+        numbered(base, _conv_specs(hidden)), base,
+        lambda rng: ((randn(rng, 1, 2, 5, 5), randn(rng, 3, 2, 3, 3), randn(rng, 3)), {"stride": 2, "padding": 1}))
+    if hidden:   # finite differences: 2 * 16,968 forward passes over 1,024 window positions each
+        cases = with_big_case(cases, base, lambda rng: ((randn(rng, 2, 8, 32, 32), randn(rng, 8, 8, 3, 3),
+                                                         randn(rng, 8)), {"stride": 1, "padding": 1}),
+                              "big: x (2, 8, 32, 32), W (8, 8, 3, 3), padding 1")
+    return cases
+
+
 register(Exercise(
     "conv2d_backward", "backward", ("dx", "dW", "db"),
-    lambda base, hidden: with_gradcheck(
-        numbered(base, _conv_specs(hidden)), base,
-        lambda rng: ((randn(rng, 1, 2, 5, 5), randn(rng, 3, 2, 3, 3), randn(rng, 3)), {"stride": 2, "padding": 1})),
+    _conv_backward_cases,
     backward_reference(F.conv2d_forward, F.conv2d_backward, ("dx", "dW", "db")),
     forward="conv2d_forward", grad_args=(0, 1, 2), ref_forward=F.conv2d_forward,
     rules=COMMON_RULES + (_conv_backward_rules,),
     alternatives=_conv_backward_alternatives,
     only_with={"stride": BACK_ONLY_STRIDE, "padding": BACK_ONLY_PADDING},
+    cache=CONV_CACHE,
 ))
 
 

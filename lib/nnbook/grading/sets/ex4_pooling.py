@@ -8,9 +8,16 @@ import numpy as np
 
 from ... import functional as F
 from ..judge.cases import materialize, randn
-from ..judge.exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference, dout_for,
-                        forward_reference, numbered, register, register_set, with_gradcheck)
+from ..judge.exercise import (CacheContract, Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference,
+                               dout_for, forward_reference, numbered, register, register_set, with_big_case,
+                               with_gradcheck)
 from ..judge.mistakes import stride_ignored
+
+# what the forwards' caches hold (stated in the exercise): the backwards are judged on these;
+# stride is the one the windows moved by (kernel_size when it was given as None)
+POOL_CACHE = CacheContract(("x", "kernel_size", "stride"),
+                           lambda x, kernel_size, stride=None: (x, kernel_size,
+                                                                kernel_size if stride is None else stride))
 
 SIZE = "Ho = (H - k) // stride + 1 and Wo = (W - k) // stride + 1, with stride = k when stride is None"
 STRIDE_IGNORED = Hint(
@@ -175,6 +182,17 @@ def _pool_detectors():
     return (lambda results: stride_ignored(results, STRIDE_IGNORED, _pool_stride_geometry),)
 
 
+def _pool_backward_cases(ties):
+    def make(base, hidden):
+        cases = with_gradcheck(numbered(base, _pool_specs(hidden, ties=ties)), base,
+                               lambda rng: ((randn(rng, 1, 2, 5, 5), 3), {"stride": 2}))
+        if hidden:   # finite differences: 2 * 73,728 forward passes over 529 windows each
+            cases = with_big_case(cases, base, lambda rng: ((randn(rng, 2, 16, 48, 48), 3), {"stride": 2}),
+                                  "big: x (2, 16, 48, 48), kernel 3, stride 2")
+        return cases
+    return make
+
+
 register(Exercise(
     "maxpool2d_forward", "forward", ("out",),
     lambda base, hidden: numbered(base, _pool_specs(hidden)),
@@ -182,17 +200,18 @@ register(Exercise(
     rules=COMMON_RULES + (_pool_forward_rules,),
     detectors=_pool_detectors(),
     only_with={"stride": ONLY_STRIDE},
+    cache=POOL_CACHE,
 ))
 
 register(Exercise(
     "maxpool2d_backward", "backward", ("dx",),
-    lambda base, hidden: with_gradcheck(numbered(base, _pool_specs(hidden, ties=True)), base,
-                                        lambda rng: ((randn(rng, 1, 2, 5, 5), 3), {"stride": 2})),
+    _pool_backward_cases(ties=True),
     backward_reference(F.maxpool2d_forward, F.maxpool2d_backward, ("dx",)),
     forward="maxpool2d_forward", grad_args=(0,), ref_forward=F.maxpool2d_forward,
     rules=COMMON_RULES + (_pool_backward_rules,),
     alternatives=_max_backward_alternatives,
     only_with={"stride": ONLY_STRIDE},
+    cache=POOL_CACHE,
 ))
 
 register(Exercise(
@@ -202,6 +221,7 @@ register(Exercise(
     rules=COMMON_RULES + (_pool_forward_rules,),
     detectors=_pool_detectors(),
     only_with={"stride": ONLY_STRIDE},
+    cache=POOL_CACHE,
 ))
 
 
@@ -215,13 +235,13 @@ def _avg_backward_alternatives(case, exp):
 
 register(Exercise(
     "avgpool2d_backward", "backward", ("dx",),
-    lambda base, hidden: with_gradcheck(numbered(base, _pool_specs(hidden)), base,
-                                        lambda rng: ((randn(rng, 1, 2, 5, 5), 3), {"stride": 2})),
+    _pool_backward_cases(ties=False),
     backward_reference(F.avgpool2d_forward, F.avgpool2d_backward, ("dx",)),
     forward="avgpool2d_forward", grad_args=(0,), ref_forward=F.avgpool2d_forward,
     rules=COMMON_RULES + (_pool_backward_rules,),
     alternatives=_avg_backward_alternatives,
     only_with={"stride": ONLY_STRIDE},
+    cache=POOL_CACHE,
 ))
 
 

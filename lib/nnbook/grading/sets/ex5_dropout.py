@@ -5,9 +5,22 @@ Cases, references, hint rules and what answers may not use. See :mod:`nnbook.gra
 import numpy as np
 
 from ... import functional as F
-from ..judge.cases import Rng, away_from_zero, materialize
-from ..judge.exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, dout_for, forward_reference, numbered,
-                        register, register_set, with_gradcheck)
+from ..judge.cases import Rng, away_from_zero
+from ..judge.exercise import (CacheContract, Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference,
+                               forward_reference, numbered, register, register_set, with_gradcheck)
+
+
+def _mask(x, p, training=True, rng=None):
+    """The cache the exercise states: the scaled mask x is multiplied by in training, None in eval mode."""
+    if not training:
+        return None
+    return (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)
+
+
+# the backward is judged on the reference's mask: the forward's own mask (or a forward redefined
+# later) has no say in it; with p = 0, None means the same as a mask of ones
+DROPOUT_CACHE = CacheContract(("mask",), _mask,
+                              also=lambda args, kwargs: [None] if kwargs.get("training", True) and args[1] == 0 else [])
 
 NOT_INVERTED = Hint(
     "dropout_not_inverted", "dropout not rescaled: inverted dropout scales the kept units up in training, "
@@ -27,9 +40,9 @@ MASK_DRAW = Hint(
     "the same mask", "one uniform number per unit, from rng.random with x's shape; keep the units whose "
     "number is >= p", "keep = rng.random(x.shape) >= p", label="mask drawn differently", fallback=True)
 BACKWARD_MASK = Hint(
-    "dropout_backward_mask", "backward multiplies dout by exactly what forward multiplied x by: the same "
-    "scaled mask (keep it in the cache); in eval mode the gradient passes unchanged",
-    "dx = dout * mask, with mask = keep / (1 - p) from forward; training=False: dx = dout",
+    "dropout_backward_mask", "backward multiplies dout by exactly what forward multiplied x by: the scaled "
+    "mask, which is the cache; in eval mode (the cache is None) the gradient passes unchanged",
+    "dx = dout * mask, with mask = keep / (1 - p) from forward; cache None: dx = dout",
     "dx = dout * mask", label="wrong dropout backward", fallback=True)
 
 
@@ -75,33 +88,25 @@ def _dropout_rules(case, problem):
     return MASK_DRAW
 
 
-def _dropout_backward_reference(case, learner_out=None):
-    x = case.args[0]
-    out = F.dropout_forward(*materialize(case.args), **materialize(case.kwargs))[0]
-    dout = dout_for(case, out)
-    if learner_out is None or not isinstance(learner_out, np.ndarray) or learner_out.shape != x.shape:
-        scale = out / x       # fall back to the reference mask
-    else:
-        scale = (learner_out / x).astype(x.dtype)
-    return {"dx": (dout * scale).astype(x.dtype)}
-
-
 register(Exercise(
     "dropout_forward", "forward", ("out",),
     lambda base, hidden: numbered(base, _dropout_specs(hidden)),
     forward_reference(F.dropout_forward),
     rules=COMMON_RULES + (_dropout_rules,),
     alternatives=_dropout_alternatives,
+    cache=DROPOUT_CACHE,
 ))
 
+# no big case: the cache holds only the mask, so there is no forward to differentiate numerically
 register(Exercise(
     "dropout_backward", "backward", ("dx",),
     lambda base, hidden: with_gradcheck(
         numbered(base, _dropout_specs(hidden)), base,
         lambda rng: ((away_from_zero(rng, (4, 5)), 0.4), {"training": True, "rng": Rng(1)})),
-    _dropout_backward_reference,
-    forward="dropout_forward", grad_args=(0,), ref_forward=F.dropout_forward, gradcheck_forward="learner",
+    backward_reference(F.dropout_forward, F.dropout_backward, ("dx",)),
+    forward="dropout_forward", grad_args=(0,), ref_forward=F.dropout_forward,
     rules=COMMON_RULES + ((lambda case, problem: BACKWARD_MASK if problem.kind == "values" else None),),
+    cache=DROPOUT_CACHE,
 ))
 
 

@@ -4,8 +4,10 @@
 training it must update ``running_mean`` and ``running_var`` *in place*, so its cases are
 judged by :func:`_forward_judge`: ``out`` and the running arrays after the call are compared
 with the reference's (in eval mode the running arrays must stay as they were), and ``x``,
-``gamma`` and ``beta`` must not change. ``batchnorm_backward`` is graded on the learner's own
-cache, against the reference and a numerical gradient, in training and in eval mode.
+``gamma`` and ``beta`` must not change; the cache must be the one the exercise states,
+``(x, gamma, mean, var, eps, training)`` (:data:`BN_CACHE`). ``batchnorm_backward`` is graded on
+the reference's cache in that format, so a right backward keeps its points whatever the forward
+does, against the reference and a numerical gradient, in training and in eval mode.
 
 Hints come from wrong variants: when the learner's output (or running array) equals what a
 known mistake gives, that mistake's hint is shown. See :mod:`nnbook.grading.judge.exercise`.
@@ -14,11 +16,25 @@ import numpy as np
 
 from ... import functional as F
 from ..judge.cases import Case, call_args, materialize, randn
-from ..judge.compare import Problem, compare_output, tolerance
-from ..judge.exercise import (COMMON_RULES, Exercise, ExerciseSet, Hint, backward_reference, dout_for, dtype_rule,
-                        inplace_rule, register, register_set)
+from ..judge.compare import Problem, compare_cache, compare_output, tolerance
+from ..judge.exercise import (COMMON_RULES, CacheContract, Exercise, ExerciseSet, Hint, backward_reference, dout_for,
+                               dtype_rule, inplace_rule, register, register_set)
 
 ARGS = ("x", "gamma", "beta", "running_mean", "running_var")
+
+
+def _bn_cache(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1, eps=1e-5):
+    """The cache the exercise states: the inputs x and gamma, the mean and variance x was normalized
+    with (the batch's, biased, in training; the running ones in eval mode), eps and the mode."""
+    axes = (0,) if x.ndim == 2 else (0, 2, 3)
+    if training:
+        mean, var = x.mean(axis=axes), x.var(axis=axes)
+    else:
+        mean, var = running_mean.copy(), running_var.copy()
+    return x, gamma, mean, var, eps, training
+
+
+BN_CACHE = CacheContract(("x", "gamma", "mean", "var", "eps", "training"), _bn_cache)
 
 
 # --- cases ------------------------------------------------------------------------------------------
@@ -68,6 +84,13 @@ def _numbered(base, specs):
         args, kwargs = build(_inputs_rng(base + i))
         cases.append(Case(name, args, kwargs, frozenset(tags), seed=base + i))
     return cases
+
+
+def _big_case(base):
+    """Finite differences: 2 * 131,136 forward passes over 131,072 values each."""
+    name, build, tags = _bn_case("big: (N, C, H, W) = (4, 32, 32, 32), training", (4, 32, 32, 32))
+    args, kwargs = build(_inputs_rng(base + 90))
+    return Case(name, args, kwargs, frozenset({"big"}), seed=base + 90)
 
 
 def _gradcheck_cases(base):
@@ -209,6 +232,8 @@ def _forward_judge(fn, forward, case):
     ref_args = materialize(case.args)
     ref_out, _ = F.batchnorm_forward(*ref_args, **kwargs)
     problems = [p for p in [compare_output("out", ref_out, result[0])] if p]
+    if not problems:                    # where out is right (one mistake is named once)
+        problems += compare_cache(BN_CACHE, BN_CACHE.make(case), result[1])
     training = kwargs["training"]
     for i, name in enumerate(ARGS):
         got, old = args[i], before[i]
@@ -279,16 +304,19 @@ register(Exercise(
     rules=(dtype_rule, inplace_rule, _forward_rule),
     only_with={"nchw": HINT_CHANNEL_AXES},
     judge=_forward_judge,
+    cache=BN_CACHE,
 ))
 
 register(Exercise(
     "batchnorm_backward", "backward", ("dx", "dgamma", "dbeta"),
-    lambda base, hidden: _numbered(base, _specs(hidden)) + _gradcheck_cases(base),
+    lambda base, hidden: (_numbered(base, _specs(hidden)) + _gradcheck_cases(base)
+                          + ([_big_case(base)] if hidden else [])),
     backward_reference(F.batchnorm_forward, F.batchnorm_backward, ("dx", "dgamma", "dbeta")),
     forward="batchnorm_forward", grad_args=(0, 1, 2), ref_forward=F.batchnorm_forward,
     rules=COMMON_RULES + (_backward_rule,),
     alternatives=_backward_alternatives,
     only_with={"nchw": HINT_BACKWARD_AXES},
+    cache=BN_CACHE,
 ))
 
 

@@ -8,8 +8,12 @@ from ... import functional as F
 from ...layers import ResidualBlock
 from ...layers import needs_projection as ref_needs_projection
 from ..judge.cases import Case, randn
-from ..judge.exercise import (Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference, forward_reference,
-                        numbered, register, register_set, with_gradcheck)
+from ..judge.exercise import (CacheContract, Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference,
+                               forward_reference, numbered, register, register_set, with_big_case, with_gradcheck)
+
+# what the forward's cache holds (stated in the exercise): the backward is judged on this
+SHORTCUT_CACHE = CacheContract(("x", "y", "alpha", "beta"),
+                               lambda x, y, alpha=1.0, beta=1.0: (x, y, alpha, beta))
 
 SWAPPED_WEIGHTS = Hint(
     "shortcut_weights_swapped", "alpha weighs x and beta weighs y, not the other way round",
@@ -85,17 +89,29 @@ register(Exercise(
     rules=COMMON_RULES,
     alternatives=_shortcut_alternatives,
     only_with={"resize": F_RESIZE, "channels": F_CHANNELS, "weights": F_WEIGHTS},
+    cache=SHORTCUT_CACHE,
 ))
+
+
+def _shortcut_backward_cases(base, hidden):
+    cases = with_gradcheck(
+        numbered(base, _shortcut_specs(hidden)), base,
+        lambda rng: ((randn(rng, 1, 3, 6, 6), randn(rng, 1, 2, 3, 3)), {"alpha": 0.5, "beta": 1.5}))
+    if hidden:   # finite differences: 2 * 311,296 forward passes over 262,144 values each
+        cases = with_big_case(cases, base, lambda rng: ((randn(rng, 8, 32, 32, 32), randn(rng, 8, 24, 16, 16)),
+                                                        {"alpha": 0.5, "beta": 2.0}),
+                              "big: x (8, 32, 32, 32), y (8, 24, 16, 16), alpha=0.5, beta=2")
+    return cases
+
 
 register(Exercise(
     "shortcut_backward", "backward", ("dx", "dy"),
-    lambda base, hidden: with_gradcheck(
-        numbered(base, _shortcut_specs(hidden)), base,
-        lambda rng: ((randn(rng, 1, 3, 6, 6), randn(rng, 1, 2, 3, 3)), {"alpha": 0.5, "beta": 1.5})),
+    _shortcut_backward_cases,
     backward_reference(F.shortcut_forward, F.shortcut_backward, ("dx", "dy")),
     forward="shortcut_forward", grad_args=(0, 1), ref_forward=F.shortcut_forward,
     rules=COMMON_RULES,
     only_with={"resize": B_RESIZE, "channels": B_CHANNELS, "weights": B_WEIGHTS},
+    cache=SHORTCUT_CACHE,
 ))
 
 
