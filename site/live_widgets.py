@@ -4,8 +4,9 @@
 with controls (a slider, a dropdown, ...):
 
 1. run the notebook in a kernel, only as far as its widgets need: the first code cell (imports
-   and settings) and every cell up to the last widget cell that uses names from earlier cells;
-   a widget cell that defines everything it uses (``race_playground()``) runs on its own;
+   and settings) and the earlier cells each widget cell depends on (:func:`cells_to_run`: those
+   that bind what it reads, or may change that data in place, and so on backwards); a widget cell
+   that defines everything it uses (``race_playground()``) runs on its own;
 2. after each widget cell, run ``widget_driver.render`` in the same kernel: it sets the widget's
    controls to every state its declaration lists (``nnbook.widgets._base.site_states``) and keeps
    what the widget displays for each;
@@ -91,8 +92,10 @@ def live_cells(nb):
     return found
 
 
-def free_names(source):
-    """Names a cell reads that it does not define itself (None if it is not plain Python)."""
+def _names(source):
+    """(free, bound, code) names of a cell: the names it reads that it does not define itself, the
+    names it binds, and those it binds by ``import``, ``def`` or ``class``; None if it is not plain
+    Python."""
     try:
         from IPython.core.inputtransformer2 import TransformerManager
         source = TransformerManager().transform_cell(source)
@@ -102,27 +105,59 @@ def free_names(source):
         tree = ast.parse(source)
     except SyntaxError:
         return None
-    loaded, bound = set(), set()
+    loaded, bound, code = set(), set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+            code.update((a.asname or a.name).split(".")[0] for a in node.names)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
+            code.add(node.name)
         elif isinstance(node, ast.arg):
             bound.add(node.arg)
         elif isinstance(node, ast.ExceptHandler) and node.name:
             bound.add(node.name)
-    return loaded - bound - set(dir(builtins)) - {"get_ipython"}
+    bound |= code
+    return loaded - bound - set(dir(builtins)) - {"get_ipython"}, bound, code
+
+
+def free_names(source):
+    """Names a cell reads that it does not define itself (None if it is not plain Python)."""
+    names = _names(source)
+    return None if names is None else names[0]
 
 
 def cells_to_run(nb, live):
-    """The indices of the code cells to run, in order, so that every widget in ``live`` is rebuilt."""
+    """The indices of the code cells to run, in order, so that every widget in ``live`` is rebuilt.
+
+    The first code cell (imports, settings, seeds) always runs; then, for each widget cell, the
+    earlier cells it depends on, found backwards from it: a cell runs if it binds a name that a
+    running cell later reads, or if it reads such a name that holds data (bound by an assignment,
+    not by ``import``/``def``/``class``), since it may change that object in place (train a
+    network, append to a list). A cell that is not plain Python runs whenever an earlier name is
+    needed. Each running cell's own names are then needed too. What it cannot see: a change made
+    through a module or a function (``np.random.seed``, a plotting style set in a later cell); the
+    book's chapters seed each experiment with its own generator.
+    """
     code = [i for i, c in enumerate(nb["cells"]) if c.get("cell_type") == "code"]
-    needs_prefix = [i for i in live if free_names(_source(nb["cells"][i])) != set()]
-    last = max(needs_prefix, default=-1)
-    run = {i for i in code if i <= last} | set(live) | set(code[:1])
+    names = {i: _names(_source(nb["cells"][i])) for i in code}
+    code_names = set().union(*(n[2] for n in names.values() if n))
+    data_names = set().union(*(n[1] - n[2] for n in names.values() if n))
+    mutable = data_names - (code_names - data_names) if data_names else set()
+    run = set(code[:1]) | set(live)
+    for w in live:
+        if names[w] is None:                      # not plain Python: everything before it
+            run |= {i for i in code if i <= w}
+            continue
+        needed = set(names[w][0])
+        for i in reversed([i for i in code if i < w]):
+            if not needed:
+                break
+            n = names[i]
+            if n is None or n[1] & needed or n[0] & needed & mutable or i in run:
+                run.add(i)
+                if n is not None:
+                    needed |= n[0]
     return sorted(run)
 
 

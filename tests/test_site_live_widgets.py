@@ -171,9 +171,28 @@ def test_free_names_and_the_cells_to_run():
     assert live.free_names("def f(p):\n    return p + q\n_ = f(1)") == {"q"}
     cells = [{"cell_type": "code", "source": s} for s in ("import x", "a = 1", "b = 2", "f(a)", "c = 3", "g()",
                                                               "import h\nh.w()")]
-    assert live.cells_to_run({"cells": cells}, {3: ["m"]}) == [0, 1, 2, 3]
+    assert live.cells_to_run({"cells": cells}, {3: ["m"]}) == [0, 1, 3]       # b = 2 is not needed
     assert live.cells_to_run({"cells": cells}, {6: ["m"]}) == [0, 6]          # defines all it uses
-    assert live.cells_to_run({"cells": cells}, {3: ["m"], 6: ["n"]}) == [0, 1, 2, 3, 6]
+    assert live.cells_to_run({"cells": cells}, {3: ["m"], 6: ["n"]}) == [0, 1, 3, 6]
+
+
+def test_the_cells_to_run_are_what_the_widget_depends_on():
+    """Backwards from the widget cell: the cells binding what it reads, the cells that may change
+    that data in place, and what those read in turn; not cells that only use modules or functions."""
+    sources = ("import numpy as np\nimport nnbook",            # 0 always
+               "def helper(n):\n    return np.ones(n)",        # 1 read by 3
+               "X = helper(3)",                                  # 2 binds X
+               "print(X.shape)",                                 # 3 reads X (data): may change it
+               "net = nnbook.mlp()",                             # 4 binds net
+               "nnbook.fit(net, X)",                             # 5 trains net in place
+               "np.random.seed(1)\nunused = np.zeros(9)",       # 6 only a module and its own name
+               "%time slow = 1",                                 # 7 a magic: plain Python once transformed
+               "nnbook.show(net)",                               # 8 the widget
+               "!ls\nnot python(",                              # 9 not Python
+               "nnbook.show(X)")                                 # 10 a widget after a cell it cannot read
+    nb = {"cells": [{"cell_type": "code", "source": s} for s in sources]}
+    assert live.cells_to_run(nb, {8: ["m"]}) == [0, 1, 2, 3, 4, 5, 8]
+    assert live.cells_to_run(nb, {10: ["m"]}) == [0, 1, 2, 3, 4, 5, 9, 10]    # 5 runs, so net is needed
 
 
 def test_pictures_are_made_smaller(tmp_path):
