@@ -144,7 +144,7 @@ def test_notebook_page(site, browser, nb_path):
         response = page.request.get(facts["download"]) if facts["download"] else None
         downloaded = response.json() if response is not None and response.ok else None
         page.screenshot(path=str(artifact_path("site", f"{nb_path.parent.name}_{nb_path.stem}.png")),
-                        full_page=True)
+                        full_page=True, timeout=120_000)   # long pages on a busy machine
     finally:
         page.close()
 
@@ -270,7 +270,8 @@ def test_every_control_of_every_live_widget_changes_the_picture(site, browser, n
                     changes += now["drawn"] != before["drawn"]
                 if changes == 0:
                     problems.append(f"widget {w}: moving {c['name']!r} through {c['labels']} never changed the picture")
-        page.screenshot(path=str(artifact_path("site", f"live_{nb_path.stem}.png")), full_page=True)
+        page.screenshot(path=str(artifact_path("site", f"live_{nb_path.stem}.png")), full_page=True,
+                        timeout=120_000)   # long pages on a busy machine
     finally:
         page.close()
     assert not problems, f"{len(problems)} problems in {moves} moves:\n" + "\n".join(problems[:20])
@@ -360,7 +361,7 @@ def test_index_navigation_and_search(site, browser):
                               ".map(a => new URL(a.href).pathname)")
         for nb in NOTEBOOKS:
             assert f"/{nb.parent.name}/{nb.stem}.html" in links, f"index does not link {nb.name}"
-        page.screenshot(path=str(artifact_path("site", "index.png")), full_page=True)
+        page.screenshot(path=str(artifact_path("site", "index.png")), full_page=True, timeout=120_000)
         if NOTEBOOKS:
             target = NOTEBOOKS[0]
             title = page.evaluate(
