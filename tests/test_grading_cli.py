@@ -74,8 +74,30 @@ JUDGING = {
     "fair_bn_wrong_forward": (3, 6, {"batchnorm_forward": 0, "batchnorm_backward": 3}, ["the biased one"]),
 }
 CHEATS.update({k: v for k, v in JUDGING.items() if k.startswith("cheat_")})
+# issue 14 §3: what the set does not allow of nnbook (by any name), and the grader's own helpers
+CHEATS.update({
+    "cheat_leaky_relu": (7, 10, {"relu_forward": 0, "relu_backward": 0, "linear_backward": 3},
+                         [NOT_AVAILABLE.format("leaky_relu_forward")]),
+    "cheat_conv_as_avgpool": (5, 10, {"avgpool2d_forward": 0, "avgpool2d_backward": 0, "maxpool2d_backward": 3},
+                              [NOT_AVAILABLE.format("conv2d_forward")]),
+    "cheat_grader_helpers": (2, 7, {"sgd_momentum": 2, "rmsprop": 0, "adam": 0},
+                             ["nnbook.grading's _rms does not run in the graded kernel"]),
+})
+
+
+# answers computed by another installed library: the default mode does not stop them; --sandbox hides
+# it (SANDBOX_LIBRARY_CHEATS, test_grading_integrity.py; PyTorch: test_grading_sandbox.py)
+LIBRARY_CHEATS = {
+    "cheat_scipy": (10, 10, {}, []),         # nnbook needs scikit-learn, which needs SciPy
+    "cheat_sklearn": (10, 10, {}, []),
+}
+SANDBOX_LIBRARY_CHEATS = {
+    "cheat_scipy": (8, 10, {"softmax_cross_entropy": 0, "linear_backward": 3}),
+    "cheat_sklearn": (7, 10, {"relu_forward": 0, "relu_backward": 0, "linear_backward": 3}),
+}
 EXPECTED.update(CHEATS)
 EXPECTED.update(DISK_CHEATS)
+EXPECTED.update(LIBRARY_CHEATS)
 EXPECTED.update(JUDGING)
 ERRORS = {"invalid_json": "not a valid notebook (JSON)",
           "not_an_exercise": "not one of the exercise sets",

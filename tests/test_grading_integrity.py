@@ -21,7 +21,7 @@ import pytest
 
 from nnbook.grading.run import channel as remote
 from nnbook.grading.run.sandbox import sandbox_problem
-from test_grading_cli import CHEATS, DISK_CHEATS, EXPECTED
+from test_grading_cli import CHEATS, DISK_CHEATS, EXPECTED, SANDBOX_LIBRARY_CHEATS
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBMISSIONS = ROOT / "tests" / "fixtures" / "submissions"
@@ -61,6 +61,19 @@ def test_cheats_score_zero_on_what_they_cheated_under_sandbox(sandboxed, student
         assert float(row["total"]) == 0, row
         return
     total, top, points, _ = CHEATS[student]
+    assert (float(row["total"]), float(row["max"])) == (total, top), row
+    for exercise, pts in points.items():
+        assert float(row[exercise]) == pts, (exercise, row)
+
+
+@needs_sandbox
+@pytest.mark.parametrize("student", sorted(SANDBOX_LIBRARY_CHEATS))
+def test_other_libraries_are_hidden_under_sandbox(sandboxed, student):
+    """SciPy and scikit-learn answers get full marks in the default mode (test_grading_cli.py); under
+    --sandbox ex1's kernel cannot import them (PyTorch: test_grading_sandbox.py)."""
+    rows = sandboxed[1]
+    total, top, points = SANDBOX_LIBRARY_CHEATS[student]
+    row = rows[student]
     assert (float(row["total"]), float(row["max"])) == (total, top), row
     for exercise, pts in points.items():
         assert float(row[exercise]) == pts, (exercise, row)
@@ -120,7 +133,7 @@ def test_the_sandbox_hides_the_repository_and_the_network(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
     overlay = tmp_path / "overlay"
     overlay.mkdir()
-    build_overlay(overlay, "ex3_convolution", ("nnbook.functional.conv2d_forward",))
+    build_overlay(overlay, "ex3_convolution", ())
     runs = run_notebook(nb, timeout=30, kernel=SandboxLaunch(overlay))
     assert runs[0].status == "ok", runs[0]
     text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
@@ -146,7 +159,7 @@ def test_folders_under_tmp_stay_visible_over_the_private_tmp(monkeypatch, tmp_pa
         f"import os; print('visible', os.path.exists({str(folder / 'marker')!r}))")])
     overlay = tmp_path / "overlay"
     overlay.mkdir()
-    build_overlay(overlay, "ex3_convolution", ("nnbook.functional.conv2d_forward",))
+    build_overlay(overlay, "ex3_convolution", ())
     runs = run_notebook(nb, timeout=30, kernel=sandbox.SandboxLaunch(overlay))
     assert runs[0].status == "ok", runs[0]
     assert "visible True" in "".join(o.get("text", "") for o in nb.cells[0].outputs)
@@ -224,7 +237,7 @@ def test_without_the_overlay_nnbooks_own_code_would_pass(monkeypatch, tmp_path, 
     from nnbook.grading.run import guard
     from nnbook.grading.grade import grade_notebook, load_sets
 
-    def plain_copy(dest, set_name, not_available):
+    def plain_copy(dest, set_name, allowed):
         shutil.copytree(guard.package_dir(), Path(dest) / "nnbook", ignore=shutil.ignore_patterns("__pycache__"))
         return Path(dest), {}
     monkeypatch.setattr(guard, "build_overlay", plain_copy)
@@ -263,10 +276,11 @@ def test_private_folders_keep_files_from_later_kernels(monkeypatch, tmp_path):
 def test_overlay_raises_by_every_route(tmp_path):
     from nnbook.grading.judge.exercise import SETS
     from nnbook.grading.run.guard import build_overlay
-    build_overlay(tmp_path, "ex3_convolution", SETS["ex3_convolution"].not_available)
+    build_overlay(tmp_path, "ex3_convolution", SETS["ex3_convolution"].allowed)
     code = """
 import importlib, sys, numpy as np
 import nnbook, nnbook.functional as F
+from nnbook.grading import check
 x, W, b = np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), np.zeros(1)
 def attempt(f):
     try:
@@ -280,37 +294,114 @@ print(attempt(lambda: nnbook.Conv2d(1, 1, 2)(x.astype(np.float32))))
 print(attempt(lambda: importlib.import_module('nnbook.naive').conv2d_forward(x, W, b)))
 print(attempt(lambda: F.relu_forward(x)))
 print(attempt(lambda: nnbook.MaxPool2d(2)(x)))
+print(attempt(lambda: importlib.import_module('nnbook.grading.sets.ex2_training')._adam(x, x, {})))
+print(attempt(lambda: check('conv2d_forward', lambda *a: None)))
+print(attempt(lambda: nnbook.data.load_photo(gray=True, size=8)))
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(tmp_path)))
     lines = proc.stdout.splitlines()
-    assert len(lines) == 7, proc.stderr
+    assert len(lines) == 10, proc.stderr
     message = "NotAvailableError: grading ex3_convolution: nnbook's own {} is not available to answers — write your own"
     assert lines[0] == lines[1] == message.format("conv2d_forward")
     assert lines[2] == message.format("conv2d_forward")          # a private helper only it uses
     assert lines[3] == message.format("Conv2d")
     assert lines[4] == message.format("conv2d_forward")
-    assert lines[5] == lines[6] == "ran"                           # what the set allows still works
+    assert lines[5] == message.format("relu_forward")            # what the set does not allow, too
+    assert lines[6] == message.format("MaxPool2d")
+    grader = "NotAvailableError: grading ex3_convolution: nnbook.grading's {} does not run in the graded kernel"
+    assert lines[7].startswith(grader.format("_adam"))           # the grader's own helpers
+    assert lines[8].startswith(grader.format("check"))
+    assert lines[9] == "ran"                                      # what the set allows still works
 
 
-def test_check_refuses_nnbooks_own_implementation(monkeypatch, capsys):
+def test_sets_allow_their_building_blocks_and_nothing_that_computes_an_answer():
+    from nnbook.grading.judge.exercise import SETS
+    from nnbook.grading.run.guard import kept
+    refused = {"ex1_fully_connected": ["nnbook.functional.relu_forward", "nnbook.functional.leaky_relu_forward",
+                                       "nnbook.functional.linear_forward", "nnbook.layers.Linear",
+                                       "nnbook.naive.linear_forward", "nnbook.functional.log_softmax"],
+               "ex2_training": ["nnbook.optim.adam", "nnbook.optim.SGD", "nnbook.grading.sets.ex2_training._adam",
+                                "nnbook.grading.sets.ex2_training._rms"],
+               "ex4_pooling": ["nnbook.functional.avgpool2d_forward", "nnbook.functional.conv2d_forward",
+                               "nnbook.naive.maxpool2d_forward", "nnbook.layers.AvgPool2d"],
+               "ex7_residual": ["nnbook.functional.shortcut_forward", "nnbook.layers.ResidualBlock",
+                                "nnbook.layers.needs_projection", "nnbook.functional.conv2d_backward"],
+               "ex8_putting_it_together": ["nnbook.layers.ResidualBlock", "nnbook.fit", "nnbook.optim.sgd_momentum",
+                                           "nnbook.models.small_resnet", "nnbook.gradcheck.numerical_gradient"]}
+    allowed = {"ex7_residual": ["nnbook.functional.conv2d_forward", "nnbook.functional.batchnorm_forward"],
+               "ex8_putting_it_together": ["nnbook.functional.conv2d_backward", "nnbook.data.train_test_split",
+                                           "nnbook.grading.sets.ex8_putting_it_together.init_params"]}
+    for name, names in refused.items():
+        for dotted in names:
+            assert not SETS[name].allows(dotted), (name, dotted)
+    for name, names in allowed.items():
+        for dotted in names:
+            assert SETS[name].allows(dotted), (name, dotted)
+    for bad in ("nnbook.functional.no_such_function", "numpy.maximum"):
+        with pytest.raises(ValueError, match="ex1_fully_connected"):
+            kept("ex1_fully_connected", (bad,))
+
+
+def _solution_namespace(name):
+    """The answers of solutions/<name>.ipynb, run in a namespace with the setup cell's imports."""
+    from nnbook import functional as F
+    nb = nbformat.read(ROOT / "solutions" / f"{name}.ipynb", as_version=4)
+    ns = {"np": np, "F": F}
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            exec(cell.source, ns)
+    return ns
+
+
+def _avgpool_by_conv(x, kernel_size, stride=None):
+    """Average pooling done by nnbook's convolution with a constant 1/(k*k) kernel (not written)."""
+    from nnbook import functional as F
+    N, C, H, W = x.shape
+    k = kernel_size
+    ones = np.full((1, 1, k, k), 1 / (k * k), dtype=x.dtype)
+    out, _ = F.conv2d_forward(x.reshape(N * C, 1, H, W), ones, None, stride or k, 0)
+    return out.reshape(N, C, *out.shape[2:]), (x, k, stride or k)       # the cache the exercise states
+
+
+def test_check_refuses_what_the_set_does_not_allow(monkeypatch, capsys):
     import nnbook
     from nnbook import functional as F
     from nnbook.grading import ExerciseFailed, check, evaluate
     from nnbook.grading.judge.own_code import OwnCodeWatch
+    from test_grading_cli import NOT_AVAILABLE
 
     def mine(x):
         return np.maximum(x, 0), x
     assert evaluate("relu_forward", mine).passed
-    for fn in (F.relu_forward, lambda x: F.relu_forward(x), lambda x: (nnbook.ReLU().forward(x), None)):
-        report = evaluate("relu_forward", fn)
-        assert not report.passed
-        assert "is, or calls, nnbook's own implementation (nnbook.functional.relu_forward)" in " ".join(report.text().split())
+    from nnbook.grading.judge.cases import Case
+    from nnbook.grading.judge.exercise import forward_reference
+
+    def through_the_grader(x):      # nnbook's reference, called by a helper of the grader
+        return forward_reference(F.relu_forward)(Case("c", (x,), {}, frozenset(), seed=0))["out"], x
+    relu_like = [(F.relu_forward, "nnbook.functional.relu_forward", "relu_forward"),
+                 (through_the_grader, "nnbook.functional.relu_forward", "relu_forward"),
+                 (lambda x: F.relu_forward(x), "nnbook.functional.relu_forward", "relu_forward"),
+                 (lambda x: (F.leaky_relu_forward(x, 0.0)[0], x), "nnbook.functional.leaky_relu_forward",
+                  "leaky_relu_forward"),
+                 (lambda x: (nnbook.ReLU().forward(x), x), "nnbook.ReLU", "ReLU")]
+    for fn, dotted, short in relu_like:
+        text = " ".join(evaluate("relu_forward", fn).text().split())
+        assert "0 of 4 cases passed" in text, text
+        said = text.split("your function is, or calls, ", 1)[1].split(". grading", 1)[0] if "calls, " in text else ""
+        assert dotted in said and NOT_AVAILABLE.format(short) in text, text
+    report = evaluate("avgpool2d_forward", _avgpool_by_conv)
+    assert not report.passed and NOT_AVAILABLE.format("conv2d_forward") in " ".join(report.text().split())
     with pytest.raises(ExerciseFailed):
         check("relu_backward", F.relu_backward, mine)
     assert "nnbook.functional.relu_backward" in capsys.readouterr().out
+    # what a set allows is not refused: ex7's block may use F.conv2d_forward and F.batchnorm_forward
+    ex7 = _solution_namespace("ex7_residual")
+    assert evaluate("residual_block_forward", ex7["residual_block_forward"]).passed
     monkeypatch.setattr(OwnCodeWatch, "finish", lambda self, report: report)     # the guard off
-    assert evaluate("relu_forward", F.relu_forward).passed
+    for fn, _, _ in relu_like:
+        assert evaluate("relu_forward", fn).passed
+    assert evaluate("avgpool2d_forward", _avgpool_by_conv).passed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,6 +499,8 @@ def test_the_sandbox_view_is_what_stops_the_disk_cheats(monkeypatch, tmp_path):
     original = sandbox.SandboxLaunch._visible
     wider = [str(ROOT)] + _editable_checkout()
     monkeypatch.setattr(sandbox.SandboxLaunch, "_visible", lambda self: original(self) + wider)
+    # and every installed package, so the cheats can find the checkout from nnbook's install record
+    monkeypatch.setattr(sandbox, "_site_dirs", lambda: [])
     monkeypatch.setenv("HOME", str(tmp_path))
     sets = load_sets(ROOT / "solutions")
 

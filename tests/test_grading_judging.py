@@ -419,3 +419,20 @@ def _seconds(fn):
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def test_a_backward_that_zeroes_dout_in_place_does_not_pass_the_numerical_gradient_case():
+    """The numerical-gradient case hands the learner a copy of its dout: a backward that zeroes dout in
+    place (so that the numerical gradient would be 0 too) and returns zeros fails there, and the in-place
+    change is named."""
+    def backward(dout, cache):
+        if dout.dtype == np.float64 and dout.shape == cache.shape and dout.ndim == 2:
+            dout[...] = 0.0
+            return np.zeros(cache.shape)
+        return dout * (cache > 0)
+    r = evaluate("relu_backward", backward, forward=None)
+    failing = {res.case.name: res for res in r.results if not res.passed}
+    grad_cases = [name for name in failing if failing[name].case.gradcheck]
+    assert grad_cases, r.text()
+    kinds = {p.kind for name in grad_cases for p in failing[name].problems}
+    assert {"gradcheck", "inplace"} <= kinds, kinds

@@ -277,3 +277,79 @@ def test_weight_decay_skips_the_keys_in_no_decay_like_torch_param_groups():
         assert np.array_equal(everything[name], ours[name]) != name.endswith(".b")
     with pytest.raises(TypeError, match="no_decay must be a tuple of parameter keys"):
         SGD(nnbook.models.mlp((2, 2)), lr=0.1, no_decay="b")
+
+
+# --- the max-norm constraint -------------------------------------------------------------------
+def _max_norm_model(rng, dtype=np.float64):
+    """A Conv2d and two Linears with incoming-weight norms both above and below 1."""
+    model = nnbook.Sequential(nnbook.Conv2d(2, 3, 3, rng=rng, dtype=dtype), nnbook.ReLU(),
+                              nnbook.Flatten(), nnbook.Linear(12, 5, rng=rng, dtype=dtype),
+                              nnbook.ReLU(), nnbook.Linear(5, 3, rng=rng, dtype=dtype))
+    for m in model.modules():
+        if "W" in m.params:
+            W = m.params["W"]
+            units = W if W.ndim == 4 else W.T                      # a view with a row per unit
+            directions = rng.standard_normal(units.shape)
+            norms = np.sqrt((directions ** 2).reshape(len(units), -1).sum(axis=1))
+            wanted = np.linspace(0.3, 2.0, len(units))             # some below c = 1, some above
+            units[...] = directions * (rng.permutation(wanted) / norms).reshape(-1, *[1] * (units.ndim - 1))
+            m.params["b"][...] = rng.standard_normal(m.params["b"].shape)
+    return model
+
+
+def _unit_norms(module):
+    W = module.params["W"]
+    return np.sqrt((W.astype(np.float64) ** 2).sum(axis=0 if W.ndim == 2 else (1, 2, 3)))
+
+
+def test_apply_max_norm_caps_each_units_incoming_weights():
+    rng = np.random.default_rng(5)
+    model = _max_norm_model(rng)
+    weighted = [m for m in model.modules() if "W" in m.params]
+    before = {id(m): (m.params["W"].copy(), _unit_norms(m)) for m in weighted}
+    biases = [m.params["b"].copy() for m in weighted]
+    c = 1.0
+    assert any((n > c).any() and (n <= c).any() for _, n in before.values())   # both kinds present
+    largest = nnbook.optim.apply_max_norm(model, c)
+    assert largest == max(n.max() for _, n in before.values())
+    for m, b in zip(weighted, biases):
+        W0, n0 = before[id(m)]
+        n1 = _unit_norms(m)
+        W, W0u = (m.params["W"], W0) if W0.ndim == 4 else (m.params["W"].T, W0.T)   # a row per unit
+        for j in range(len(n0)):
+            if n0[j] <= c:
+                assert np.array_equal(W[j], W0u[j])                    # untouched, exactly
+            else:
+                assert abs(n1[j] - c) < 1e-6                          # on the sphere of radius c
+                np.testing.assert_allclose(W[j] * n0[j] / n1[j], W0u[j], rtol=1e-12)  # same direction
+        assert np.array_equal(m.params["b"], b)                       # biases are not constrained
+    again = {id(m): m.params["W"].copy() for m in weighted}
+    nnbook.optim.apply_max_norm(model, c)                              # a projection: idempotent
+    assert all(np.allclose(m.params["W"], again[id(m)], rtol=1e-12, atol=0) for m in weighted)
+
+
+def test_apply_max_norm_matches_torch_renorm():
+    torch = pytest.importorskip("torch")
+    model = _max_norm_model(np.random.default_rng(6))
+    expected = []
+    for m in model.modules():
+        if "W" in m.params:
+            W = m.params["W"]
+            W_torch = torch.tensor(W if W.ndim == 4 else W.T)               # PyTorch's (out, in, ...)
+            out = torch.renorm(W_torch, 2, 0, 0.8).numpy()
+            expected.append(out if W.ndim == 4 else out.T)
+    nnbook.optim.apply_max_norm(model, 0.8)
+    got = [m.params["W"] for m in model.modules() if "W" in m.params]
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-15)
+
+
+def test_apply_max_norm_keeps_dtype_and_names_bad_input():
+    model = _max_norm_model(np.random.default_rng(7), np.float32)
+    nnbook.optim.apply_max_norm(model, 0.5)
+    assert all(m.params["W"].dtype == np.float32 for m in model.modules() if "W" in m.params)
+    assert all(_unit_norms(m).max() <= 0.5 + 1e-6 for m in model.modules() if "W" in m.params)
+    assert nnbook.optim.apply_max_norm(nnbook.Sequential(nnbook.ReLU()), 1.0) == 0.0
+    for bad in (0, -1.0, None, "3"):
+        with pytest.raises(ValueError, match=f"apply_max_norm: max_norm must be a positive number, got {bad!r}"):
+            nnbook.optim.apply_max_norm(model, bad)

@@ -199,7 +199,7 @@ def test_layer_norm_and_group_norm_are_not_available_while_grading(tmp_path):
     cheat_gn = F.groupnorm_forward(x.T, 1)[0].T * gamma + beta
     assert np.allclose(cheat_gn, cheat)
 
-    build_overlay(tmp_path, "ex6_batch_norm", SETS["ex6_batch_norm"].not_available)
+    build_overlay(tmp_path, "ex6_batch_norm", SETS["ex6_batch_norm"].allowed)
     code = """
 import numpy as np, nnbook, nnbook.functional as F
 from nnbook.functional import layernorm
@@ -227,4 +227,5 @@ print(attempt(lambda: F.relu_forward(x)))
     assert lines[2] in {message.format(name) for name in users}
     assert lines[1] == message.format("groupnorm_forward")
     assert lines[3] == message.format("LayerNorm") and lines[4] == message.format("GroupNorm")
-    assert lines[5] == "ran"
+    # the allowlist (ex6 allows nothing of nnbook) refuses the rest too
+    assert lines[5] == message.format("relu_forward")

@@ -196,3 +196,47 @@ def test_lr_range_test_rates_losses_and_early_stop():
     assert len(full["loss"]) == 60
     with pytest.raises(ValueError, match="lr_range_test: need 0 < lr_min < lr_max"):
         nnbook.lr_range_test(model, X, y, lr_min=1.0, lr_max=0.1)
+
+
+def test_fit_with_max_weight_norm_equals_a_loop_that_projects():
+    X, y, *_ = nnbook.data.load_digits()
+    X = X.reshape(len(X), -1)[:256]
+    y = y[:256]
+    c = 0.6
+    constrained = nnbook.models.mlp((64, 32, 10), rng=np.random.default_rng(0))
+    nnbook.fit(constrained, X, y, epochs=2, batch_size=32, lr=0.5, momentum=0.9, seed=3, progress=False,
+               max_weight_norm=c)
+    mine = nnbook.models.mlp((64, 32, 10), rng=np.random.default_rng(0))
+    opt = SGD(mine, lr=0.5, momentum=0.9)
+    rng, largest = np.random.default_rng(3), []
+    for _ in range(2):
+        order = rng.permutation(len(X))
+        for first in range(0, len(X), 32):
+            idx = order[first:first + 32]
+            logits = mine(X[idx])
+            _, d = nnbook.functional.softmax_cross_entropy(logits, y[idx])
+            mine.backward(d.astype(logits.dtype))
+            opt.step()
+            largest.append(nnbook.optim.apply_max_norm(mine, c))
+    assert max(largest) > c                          # the constraint did act
+    for (_, a, k), (_, b, _) in zip(constrained.named_parameters(), mine.named_parameters()):
+        assert np.array_equal(a.params[k], b.params[k])
+    for layer in (constrained[0], constrained[2]):
+        assert np.sqrt((layer.params["W"].astype(np.float64) ** 2).sum(axis=0)).max() <= c + 1e-6
+    free = nnbook.models.mlp((64, 32, 10), rng=np.random.default_rng(0))
+    nnbook.fit(free, X, y, epochs=2, batch_size=32, lr=0.5, momentum=0.9, seed=3, progress=False)
+    assert not np.array_equal(free[0].params["W"], constrained[0].params["W"])
+    with pytest.raises(ValueError, match="fit: max_weight_norm must be None or a positive number, got 0"):
+        nnbook.fit(free, X, y, epochs=1, progress=False, max_weight_norm=0)
+
+
+def test_make_spirals_arms_start_at_the_origin_so_the_loss_has_a_floor():
+    X, y = nnbook.data.make_spirals(n_per_class=30, n_classes=3, noise=0.3, seed=1)
+    at_origin = np.flatnonzero((X == 0).all(axis=1))
+    assert sorted(y[at_origin]) == [0, 1, 2]                 # one point of each class, at (0, 0)
+    # the best a classifier can do there is equal probabilities: mean loss >= ln(3) / 30
+    logits = np.zeros((len(X), 3))
+    logits[np.arange(len(X)), y] = 50.0                      # perfect everywhere else
+    logits[at_origin] = 0.0
+    loss, _ = nnbook.functional.softmax_cross_entropy(logits, y)
+    assert abs(loss - np.log(3) / 30) < 1e-12

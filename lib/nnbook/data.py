@@ -77,6 +77,13 @@ def load_photo(gray=True, size=None, dtype=np.float64):
 def make_spirals(n_per_class=100, n_classes=3, noise=0.2, seed=0):
     """Interleaved 2-D spirals (not linearly separable).
 
+    Arm ``k`` has ``n_per_class`` points at radii ``r = 0, 1/(n_per_class - 1), ..., 1`` and angles
+    around ``[4k, 4(k + 1)]`` plus Gaussian noise of standard deviation ``noise``. Every arm starts
+    at ``r = 0``, so the first point of each class is exactly ``(0, 0)``: ``n_classes`` identical
+    inputs with different labels. No classifier gets more than one of them right, and the mean
+    cross-entropy over the whole set cannot go below ``ln(n_classes) / n_per_class`` (equal
+    probabilities at the origin).
+
     Returns:
         X: shape (n_per_class * n_classes, 2), float64; y: int labels.
     """

@@ -41,25 +41,30 @@ def bn_mlp(sizes, batch_norm=True, rng=None, dtype=np.float32):
     return Sequential(*layers)
 
 
-def small_resnet(in_channels=1, num_classes=10, widths=(16, 32), blocks_per_stage=1, rng=None,
-                 dtype=np.float32):
+def small_resnet(in_channels=1, num_classes=10, widths=(16, 32), blocks_per_stage=1, shortcut=True,
+                 batch_norm=True, rng=None, dtype=np.float32):
     """A small pre-activation ResNet for small images such as the 8x8 digits.
 
     stem conv3x3 -> for each width: ``blocks_per_stage`` residual blocks (the first of every
     stage after the first has stride 2 and a projection shortcut) -> BN -> ReLU ->
     global average pool -> Linear.
+
+    For ablations: ``shortcut=False`` makes every block plain (no shortcut, no projection);
+    ``batch_norm=False`` leaves out every batch norm (the blocks' and the head's) and gives the
+    convolutions before them biases instead.
     Shape: (N, in_channels, H, W) -> (N, num_classes) logits.
     """
     rng = np.random.default_rng(0) if rng is None else rng
-    layers = [Conv2d(in_channels, widths[0], 3, padding=1, bias=False, rng=rng, dtype=dtype)]
+    layers = [Conv2d(in_channels, widths[0], 3, padding=1, bias=not batch_norm, rng=rng, dtype=dtype)]
     channels = widths[0]
     for stage, width in enumerate(widths):
         for b in range(blocks_per_stage):
             stride = 2 if stage > 0 and b == 0 else 1
-            layers.append(ResidualBlock(channels, width, stride, rng=rng, dtype=dtype))
+            layers.append(ResidualBlock(channels, width, stride, shortcut=shortcut,
+                                        batch_norm=batch_norm, rng=rng, dtype=dtype))
             channels = width
-    layers += [BatchNorm2d(channels, dtype=dtype), ReLU(), GlobalAvgPool2d(),
-               Linear(channels, num_classes, rng=rng, dtype=dtype)]
+    layers += [BatchNorm2d(channels, dtype=dtype)] if batch_norm else []
+    layers += [ReLU(), GlobalAvgPool2d(), Linear(channels, num_classes, rng=rng, dtype=dtype)]
     return Sequential(*layers)
 
 

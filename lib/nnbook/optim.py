@@ -18,7 +18,8 @@ The optimizer objects share one interface and use these rules (one config per pa
 Weight decay (L2) is added to the gradient by the objects, before the rule: ``g + wd * p``;
 ``no_decay`` names the parameter keys it skips (e.g. ``("b", "gamma", "beta")``: biases and
 batch-norm parameters, as many training recipes do). :func:`clip_grad_norm` rescales a model's
-gradients before the step when their total norm is too large.
+gradients before the step when their total norm is too large; :func:`apply_max_norm` caps the
+norm of every unit's incoming weights after the step (the max-norm constraint used with dropout).
 """
 import numpy as np
 
@@ -262,6 +263,54 @@ def clip_grad_norm(model, max_norm):
         for g in grads:
             g *= g.dtype.type(scale)
     return total
+
+
+def _incoming_axes(module):
+    """The axes of a layer's ``W`` that hold one output unit's incoming weights, or None."""
+    from .layers import Conv2d, Linear
+    if isinstance(module, Linear):
+        return (0,)                    # W (in_features, out_features): a column per unit
+    if isinstance(module, Conv2d):
+        return (1, 2, 3)               # W (out_channels, in_channels, kh, kw): a filter per unit
+    return None
+
+
+def apply_max_norm(model, max_norm):
+    r"""Project every unit's incoming weight vector onto the ball of radius ``max_norm``, in place.
+
+    .. math::
+        w_j \leftarrow \frac{c}{\lVert w_j \rVert_2 + 10^{-7}}\, w_j
+        \quad \text{for every } j \text{ with } \lVert w_j \rVert_2 > c
+
+    with :math:`c` = ``max_norm`` (Srivastava et al., 2014, used it with dropout). :math:`w_j`
+    is the incoming weight vector of output unit :math:`j`: column ``W[:, j]`` of a ``Linear``
+    (shape (in_features, out_features)), filter ``W[j]`` of a ``Conv2d`` (shape
+    (out_channels, in_channels, kh, kw)). Every ``Linear`` and ``Conv2d`` in ``model`` is
+    constrained, the last layer included; biases and batch-norm parameters are not. Units
+    whose norm is at most :math:`c` are left exactly as they are; the others keep their
+    direction. This is ``torch.renorm(W, 2, 0, c)`` on PyTorch's layout (the same
+    :math:`10^{-7}`). Call it after ``optimizer.step()`` (``fit(max_weight_norm=c)`` does).
+
+    Args:
+        model: a layer or ``Sequential``.
+        max_norm: the largest norm :math:`c` a unit's incoming weights may have, > 0.
+    Returns:
+        the largest norm of a unit's incoming weights before the projection (a float; 0.0 if
+        the model has no ``Linear`` or ``Conv2d``).
+    """
+    if not (isinstance(max_norm, (int, float, np.number)) and max_norm > 0):
+        raise ValueError(f"apply_max_norm: max_norm must be a positive number, got {max_norm!r}")
+    largest = 0.0
+    for module in model.modules():
+        axes = _incoming_axes(module)
+        if axes is None:
+            continue
+        W = module.params["W"]
+        norms = np.sqrt(np.sum(np.square(W, dtype=np.float64), axis=axes, keepdims=True))
+        largest = max(largest, float(norms.max()))
+        scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+        W *= scale.astype(W.dtype)
+    return largest
 
 
 class Optimizer:

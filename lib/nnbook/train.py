@@ -13,7 +13,7 @@ Example::
 import numpy as np
 
 from .functional.losses import check_labels, softmax_cross_entropy
-from .optim import SGD, Adagrad, Adam, Optimizer, RMSProp, clip_grad_norm
+from .optim import SGD, Adagrad, Adam, Optimizer, RMSProp, apply_max_norm, clip_grad_norm
 from .schedules import make_schedule
 
 _OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSProp, "adagrad": Adagrad}
@@ -44,15 +44,14 @@ def _make_optimizer(optimizer, model, lr, optimizer_options, who):
     return optimizer
 
 
-def _check_max_norm(max_grad_norm, who):
-    if max_grad_norm is not None and not (isinstance(max_grad_norm, (int, float, np.number))
-                                          and max_grad_norm > 0):
-        raise ValueError(f"{who}: max_grad_norm must be None or a positive number, got {max_grad_norm!r}")
+def _check_max_norm(value, who, name="max_grad_norm"):
+    if value is not None and not (isinstance(value, (int, float, np.number)) and value > 0):
+        raise ValueError(f"{who}: {name} must be None or a positive number, got {value!r}")
 
 
 def fit(model, X, y, epochs=10, batch_size=64, optimizer="sgd", lr=0.05, val_fraction=0.0,
         validation_data=None, seed=0, progress=True, lr_schedule=None, max_grad_norm=None,
-        **optimizer_options):
+        max_weight_norm=None, **optimizer_options):
     """Train ``model`` on ``(X, y)`` with mini-batches and softmax cross-entropy.
 
     Args:
@@ -70,12 +69,16 @@ def fit(model, X, y, epochs=10, batch_size=64, optimizer="sgd", lr=0.05, val_fra
             function ``epoch -> lr``; the rate is set once at the start of every epoch.
         max_grad_norm: None, or clip the total norm of the gradients to this value before every
             step (:func:`nnbook.optim.clip_grad_norm`).
+        max_weight_norm: None, or the max-norm constraint: after every step, cap the norm of
+            each unit's incoming weights of every ``Linear`` and ``Conv2d`` at this value
+            (:func:`nnbook.optim.apply_max_norm`).
     Returns:
         history: dict of per-epoch lists ``loss``, ``accuracy`` (training, measured while
         training) and, with validation data, ``val_loss``, ``val_accuracy``.
     """
     _check_xy(X, y, "fit")
     _check_max_norm(max_grad_norm, "fit")
+    _check_max_norm(max_weight_norm, "fit", "max_weight_norm")
     rng = np.random.default_rng(seed)
     if validation_data is None and val_fraction:
         if not 0 < val_fraction < 1:
@@ -104,6 +107,8 @@ def fit(model, X, y, epochs=10, batch_size=64, optimizer="sgd", lr=0.05, val_fra
             if max_grad_norm is not None:
                 clip_grad_norm(model, max_grad_norm)
             optimizer.step()
+            if max_weight_norm is not None:
+                apply_max_norm(model, max_weight_norm)
             total_loss += loss * len(idx)
             correct += (logits.argmax(axis=1) == y[idx]).sum()
             bar.update(1)

@@ -6,8 +6,8 @@ For each submission:
    (hidden tests come back; deleted or edited tests are undone; cells that merely claim to
    be graded are demoted to ordinary cells);
 3. run its other cells (answers, setup) in a fresh kernel with a per-cell timeout and output cap
-   (:mod:`.run.kernel`), started with an overlay copy of nnbook in which the set's
-   ``not_available`` functions raise (:mod:`.run.guard`), optionally under bubblewrap
+   (:mod:`.run.kernel`), started with an overlay copy of nnbook in which what the set does not
+   allow answers to call raises (:mod:`.run.guard`), optionally under bubblewrap
    (:mod:`.run.sandbox`, ``--sandbox``);
 4. **test cells are not run in the kernel**: their ``check(...)`` calls (read from the solution)
    are run here, in the grader's process, by :func:`nnbook.grading.judge.checker.evaluate` on proxies
@@ -48,7 +48,7 @@ class ExerciseSet:
     nb: object
     points: dict
     checks: dict = field(default_factory=dict)     # grade_id -> [remote.CheckCall]
-    not_available: tuple = ()
+    allowed: tuple = ()                            # what of nnbook answers may call (judge's ExerciseSet)
 
     @property
     def max_points(self):
@@ -82,7 +82,7 @@ def load_sets(solutions_dir):
                 if chk.exercise not in EXERCISES:
                     raise SolutionsError(f"{path.name}, test cell {gid!r}: unknown exercise {chk.exercise!r}")
         rules = SETS.get(path.stem)
-        sets[path.stem] = ExerciseSet(path.stem, path, nb, points, checks, tuple(rules.not_available) if rules else ())
+        sets[path.stem] = ExerciseSet(path.stem, path, nb, points, checks, tuple(rules.allowed) if rules else ())
     if not sets:
         where = folder.resolve()
         state = "does not exist" if not folder.exists() else "has no *.ipynb files"
@@ -252,7 +252,7 @@ class Judge:
         from .judge.checker import CallCounter, evaluate
         from .judge.exercise import grading_seed
         from .judge.own_code import OwnCodeWatch
-        # the learner's code runs in the kernel, where the overlay enforces not_available; watching
+        # the learner's code runs in the kernel, where the overlay enforces the set's allowlist; watching
         # the proxies here would only slow every call down (and could count nothing)
         saved = OwnCodeWatch.enabled, CallCounter.enabled
         OwnCodeWatch.enabled = CallCounter.enabled = False
@@ -396,8 +396,8 @@ def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None, s
     kwargs = {} if output_cap is None else {"output_cap": output_cap}
     judge = Judge(sets[name], seed, timeout)
     with tempfile.TemporaryDirectory(prefix="nnbook-overlay-") as overlay:
-        build_overlay(overlay, name, sets[name].not_available)
-        launch = make_launch(overlay, sandbox=sandbox)
+        build_overlay(overlay, name, sets[name].allowed)
+        launch = make_launch(overlay, sandbox=sandbox, exercise_set=name)
         try:
             runs = run_notebook(graded, timeout=timeout, env=env, replayable=lambda c: not is_test(c),
                                 judge=judge, kernel=launch, **kwargs)

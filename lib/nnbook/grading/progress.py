@@ -261,7 +261,11 @@ def main(args):
     """``nnbook progress``."""
     workspace = Path(args.workspace)
     if not workspace.is_dir():
-        print(f"nnbook progress: no workspace at {workspace} yet: run python3 dev.py lab "
+        try:
+            shown = workspace.resolve().relative_to(ROOT)
+        except ValueError:
+            shown = workspace
+        print(f"nnbook progress: no workspace at {shown}/ yet: run python3 dev.py lab "
               "(or nnbook workspace) to make it", file=sys.stderr)
         return 1
     start = time.monotonic()

@@ -44,24 +44,37 @@ class ResidualBlock(Module):
     x itself when the shapes match, else the projection ``conv1x1(h)`` with the block's
     stride and ``out_channels`` filters, applied to the *pre-activated* input h.
 
+    Args:
+        in_channels, out_channels: channels of the input and of the output.
+        stride: the stride of conv1 (and of the projection).
+        shortcut: False gives the "plain" block, ``out = F(x)`` (no shortcut, no projection).
+        batch_norm: False leaves out bn1 and bn2 (``h = relu(x)``,
+            ``F(x) = conv2(relu(conv1(h)))``); conv1 and conv2 then have biases, which the batch
+            norms' ``beta`` replaces otherwise.
+
     Attributes:
-        bn1, conv1, bn2, conv2: the residual branch; projection: ``Conv2d`` or None.
+        bn1, conv1, bn2, conv2: the residual branch (bn1, bn2 are None without batch norm);
+        projection: ``Conv2d`` or None.
     Shape:
         (N, in_channels, H, W) -> (N, out_channels, ceil(H / stride), ceil(W / stride)).
     """
 
-    def __init__(self, in_channels, out_channels, stride=1, shortcut=True, rng=None, dtype=np.float32):
+    def __init__(self, in_channels, out_channels, stride=1, shortcut=True, batch_norm=True, rng=None,
+                 dtype=np.float32):
         super().__init__()
         self.in_channels = check_positive_int(in_channels, "ResidualBlock", "in_channels")
         self.out_channels = check_positive_int(out_channels, "ResidualBlock", "out_channels")
         self.stride = check_positive_int(stride, "ResidualBlock", "stride")
         self.use_shortcut = shortcut
-        self.bn1 = BatchNorm2d(in_channels, dtype=dtype)
+        self.batch_norm = bool(batch_norm)
+        self.bn1 = BatchNorm2d(in_channels, dtype=dtype) if batch_norm else None
         self.relu1 = ReLU()
-        self.conv1 = Conv2d(in_channels, out_channels, 3, stride, 1, bias=False, rng=rng, dtype=dtype)
-        self.bn2 = BatchNorm2d(out_channels, dtype=dtype)
+        self.conv1 = Conv2d(in_channels, out_channels, 3, stride, 1, bias=not batch_norm, rng=rng,
+                            dtype=dtype)
+        self.bn2 = BatchNorm2d(out_channels, dtype=dtype) if batch_norm else None
         self.relu2 = ReLU()
-        self.conv2 = Conv2d(out_channels, out_channels, 3, 1, 1, bias=False, rng=rng, dtype=dtype)
+        self.conv2 = Conv2d(out_channels, out_channels, 3, 1, 1, bias=not batch_norm, rng=rng,
+                            dtype=dtype)
         self.projection = None
         if shortcut and needs_projection(in_channels, out_channels, stride):
             self.projection = Conv2d(in_channels, out_channels, 1, stride, 0, bias=False, rng=rng, dtype=dtype)
@@ -75,11 +88,13 @@ class ResidualBlock(Module):
         return f"ResidualBlock({self.in_channels}→{self.out_channels}, stride={self.stride})"
 
     def extra_repr(self):
-        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
+        options = "" if self.use_shortcut else ", shortcut=False"
+        options += "" if self.batch_norm else ", batch_norm=False"
+        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}{options}"
 
     def children(self):
-        parts = [self.bn1, self.conv1, self.bn2, self.conv2]
-        return parts + ([self.projection] if self.projection is not None else [])
+        parts = [self.bn1, self.conv1, self.bn2, self.conv2, self.projection]
+        return [part for part in parts if part is not None]
 
     def train(self, mode=True):
         super().train(mode)
@@ -88,8 +103,9 @@ class ResidualBlock(Module):
 
     def forward(self, x):
         self._check_input(x, ("N", self.in_channels, "H", "W"))
-        h = self.relu1(self.bn1(x))
-        branch = self.conv2(self.relu2(self.bn2(self.conv1(h))))
+        h = self.relu1(self.bn1(x) if self.batch_norm else x)
+        z = self.conv1(h)
+        branch = self.conv2(self.relu2(self.bn2(z) if self.batch_norm else z))
         if not self.use_shortcut:
             self._cache = "plain"
             return branch
@@ -102,7 +118,8 @@ class ResidualBlock(Module):
             dbranch, dskip = dout, None
         else:
             dbranch, dskip = self.add.backward(dout)
-        dh = self.conv1.backward(self.bn2.backward(self.relu2.backward(self.conv2.backward(dbranch))))
+        dz = self.relu2.backward(self.conv2.backward(dbranch))
+        dh = self.conv1.backward(self.bn2.backward(dz) if self.batch_norm else dz)
         if dskip is None:
             dx_skip = 0
         elif self.projection is None:
@@ -110,7 +127,8 @@ class ResidualBlock(Module):
         else:
             dh = dh + self.projection.backward(dskip)
             dx_skip = 0
-        return self.bn1.backward(self.relu1.backward(dh)) + dx_skip
+        dx = self.relu1.backward(dh)
+        return (self.bn1.backward(dx) if self.batch_norm else dx) + dx_skip
 
 
 class BottleneckBlock(Module):

@@ -223,13 +223,16 @@ def _run_gradcheck(ex, case, fn, forward):
         return ex.ref_forward(*_fresh_rngs(args), **_fresh_rngs(kwargs))[0]
     out = f()
     dout = np.random.default_rng(case.seed).standard_normal(out.shape)
-    ok, result = _call(fn, ex.id, dout, cache)
+    # the learner gets a copy: a backward that zeroes dout in place must not zero the numerical gradient
+    ok, result = _call(fn, ex.id, given := dout.copy(), cache)
     if not ok:
         return [Problem("exception", "call", f"raised {describe_exception(result)}")], {}
     got, problem = _unpack(result, ex.outputs, ex.id)
     if problem:
         return [problem], {}
     problems, nums = [], {}
+    if not np.array_equal(given, dout):
+        problems.append(Problem("inplace", "dout", "input dout was modified in place"))
     for name, idx in zip(ex.outputs, ex.grad_args):
         num = numerical_gradient(f, args[idx], dout)
         nums[name] = num

@@ -180,12 +180,24 @@ class ExerciseSet:
     Attributes:
         name: the notebook's stem, e.g. ``"ex3_convolution"``.
         exercises: ids of the graded functions, in notebook order.
-        not_available: dotted names of nnbook's own implementations that answers may not
-            call while this set is graded (e.g. ``"nnbook.functional.conv2d_forward"``).
+        allowed: what of nnbook an answer may call while this set is graded: dotted names of
+            functions, classes or whole modules (``"nnbook.functional.conv2d_forward"``,
+            ``"nnbook.data"``). Everything else of nnbook raises in the graded kernel and is refused
+            by ``check`` (:mod:`nnbook.grading.run.guard`).
+        packages: installed distributions, beyond the kernel's own, numpy and matplotlib, that the
+            set's kernel may import under ``--sandbox`` (``"scikit-learn"``); every other installed
+            library is hidden there (:mod:`nnbook.grading.run.sandbox`).
     """
     name: str
     exercises: tuple
-    not_available: tuple = ()
+    allowed: tuple = ()
+    packages: tuple = ()
+
+    def allows(self, dotted):
+        """Whether an answer may call ``dotted`` (a function or class of nnbook) in this set."""
+        from ..run.guard import _definition, kept, package_dir, resolve
+        file, name = _definition(resolve(dotted))
+        return (file.relative_to(package_dir()).as_posix(), name) in kept(self.name, self.allowed)
 
 
 EXERCISES = {}

@@ -422,6 +422,5 @@ for _id in ("sgd_momentum", "rmsprop", "adam"):
 
 register_set(ExerciseSet(
     "ex2_training", ("sgd_momentum", "rmsprop", "adam"),
-    not_available=("nnbook.optim.sgd_momentum", "nnbook.optim.rmsprop", "nnbook.optim.adam",
-                   "nnbook.optim.SGD", "nnbook.optim.RMSProp", "nnbook.optim.Adam"),
+    allowed=(),
 ))

@@ -247,9 +247,5 @@ register(Exercise(
 
 register_set(ExerciseSet(
     "ex4_pooling", ("maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",),
-    not_available=("nnbook.functional.maxpool2d_forward", "nnbook.functional.maxpool2d_backward",
-                   "nnbook.functional.avgpool2d_forward", "nnbook.functional.avgpool2d_backward",
-                   "nnbook.naive.maxpool2d_forward", "nnbook.naive.maxpool2d_backward",
-                   "nnbook.naive.avgpool2d_forward", "nnbook.naive.avgpool2d_backward",
-                   "nnbook.layers.MaxPool2d", "nnbook.layers.AvgPool2d"),
+    allowed=(),
 ))

@@ -112,7 +112,5 @@ register(Exercise(
 
 register_set(ExerciseSet(
     "ex5_dropout", ("dropout_forward", "dropout_backward",),
-    not_available=("nnbook.functional.dropout_forward", "nnbook.functional.dropout_backward",
-                   "nnbook.functional.dropout2d_forward", "nnbook.functional.dropout2d_backward",
-                   "nnbook.layers.Dropout", "nnbook.layers.Dropout2d"),
+    allowed=(),
 ))

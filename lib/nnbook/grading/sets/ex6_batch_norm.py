@@ -322,11 +322,5 @@ register(Exercise(
 
 register_set(ExerciseSet(
     "ex6_batch_norm", ("batchnorm_forward", "batchnorm_backward"),
-    # layer norm and group norm are batch norm with the axes exchanged (layer norm of x.T is the
-    # batch norm of x without gamma, beta), so they are not available either
-    not_available=("nnbook.functional.batchnorm_forward", "nnbook.functional.batchnorm_backward",
-                   "nnbook.layers.BatchNorm1d", "nnbook.layers.BatchNorm2d",
-                   "nnbook.functional.layernorm_forward", "nnbook.functional.layernorm_backward",
-                   "nnbook.functional.groupnorm_forward", "nnbook.functional.groupnorm_backward",
-                   "nnbook.layers.LayerNorm", "nnbook.layers.GroupNorm"),
+    allowed=(),
 ))
