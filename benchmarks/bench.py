@@ -12,11 +12,12 @@ naive loop version (nnbook.naive, written as a learner first writes it) is timed
 image and scaled by the batch size. PyTorch is optional (``pip install torch==2.13.0``).
 Compare the ratios, not the absolute times: the machine may be shared.
 
-The grading section times ``nnbook.grading.evaluate`` (what ``check()`` runs, plus rendering
-its text and HTML tables) on answers written as a learner writes them: the loops of
-``nnbook.naive`` (every pixel), the exercise's own loop over output positions, and the same
-loop with a classic bug, whose failing cases also run the mistake detectors. The target is
-under about 2 s per check on the 2-core development machine.
+``--check`` times ``nnbook.grading.evaluate`` (what ``check()`` runs, plus rendering its text
+and HTML tables) on the mistake catalog of tests/catalog: for every graded function of ex1-ex7,
+the correct answer written as a learner writes it (loops), on the visible and the hidden cases,
+and each catalog mistake (one slip), whose failing cases also run the mistake detectors. It
+exits non-zero when a correct answer fails or a mistake passes. The target is under about 2 s
+per check on the 2-core development machine.
 """
 import argparse
 import os
@@ -27,8 +28,10 @@ import time
 def parse():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, default=1, help="BLAS and torch threads (default 1)")
-    p.add_argument("--repeat", type=int, default=15, help="timed rounds per cell (the best is kept)")
-    p.add_argument("--quick", action="store_true", help="tiny shapes and no training (smoke test)")
+    p.add_argument("--repeat", type=int, default=None,
+                   help="timed rounds per cell, the best is kept (default 15; 3 with --check)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny shapes and no training (smoke test); with --check, one mistake per function")
     p.add_argument("--no-train", action="store_true", help="skip the ResNet training benchmark")
     p.add_argument("--check", action="store_true", help="only the latency of check() on loop-style answers")
     return p.parse_args()
@@ -125,7 +128,7 @@ def torch_runner(op, inputs, a, dout):
     return run
 
 
-def bench_layers(cases):
+def bench_layers(cases, repeat):
     rng = np.random.default_rng(0)
     rows = []
     for name, op, shape, a in cases:
@@ -133,11 +136,11 @@ def bench_layers(cases):
         out, _ = forward_backward(F, op, inputs, a)[0]()
         dout = rng.standard_normal(out.shape, dtype=np.float32)             # the same gradient for all
         fns = [runner(F, op, inputs, a, dout)] + ([torch_runner(op, inputs, a, dout)] if torch else [])
-        ours, ref = (best_times(fns, ARGS.repeat) + [None])[:2]
+        ours, ref = (best_times(fns, repeat) + [None])[:2]
         one = tuple(v[:1] if i == 0 else v for i, v in enumerate(inputs))      # naive: one image, scaled
         loop = best_times([runner(naive, op, one, a, dout[:1])], 1)[0] * shape[0]
         rows.append((name, ours, loop, ref))
-    print(f"\nforward + backward, float32, {ARGS.threads} thread(s); best of {ARGS.repeat}")
+    print(f"\nforward + backward, float32, {ARGS.threads} thread(s); best of {repeat}")
     head = f"{'operation':38s} {'nnbook':>10s} {'naive loops':>12s} {'PyTorch':>10s} {'nnbook/PyTorch':>15s} {'naive/nnbook':>13s}"
     print(head)
     print("-" * len(head))
@@ -163,85 +166,88 @@ def bench_training():
 
 # --- grading latency: check() on answers written the way a learner writes them ------------------------
 
-def _loop_conv_backward(overwrite=False):
-    """The exercise's loop over output positions (``overwrite``: ``=`` instead of ``+=``, a classic bug)."""
-    def conv2d_backward(dout, cache):
-        x, W, b, stride, padding = cache          # the cache the exercise states
-        (sh, sw), (ph, pw) = (stride, stride), (padding, padding)
-        kh, kw = W.shape[2:]
-        xpad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-        dxpad, dW = np.zeros_like(xpad), np.zeros_like(W)
-        for i in range(dout.shape[2]):
-            for j in range(dout.shape[3]):
-                rows, cols = slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)
-                dW += np.tensordot(dout[:, :, i, j], xpad[:, :, rows, cols], axes=([0], [0]))
-                g = np.tensordot(dout[:, :, i, j], W, axes=([1], [0]))
-                if overwrite:
-                    dxpad[:, :, rows, cols] = g
-                else:
-                    dxpad[:, :, rows, cols] += g
-        return dxpad[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]], dW, dout.sum(axis=(0, 2, 3))
-    return conv2d_backward
+def _catalog():
+    """The mistake catalog (tests/catalog/): loop-style correct answers and one-slip mistakes of ex1-ex7."""
+    tests = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    from catalog import slips
+    return slips
 
 
-def _loop_maxpool_backward(all_ties=False):
-    """A loop over output positions (``all_ties``: every tied maximum gets the gradient, a classic bug)."""
-    def maxpool2d_backward(dout, cache):
-        x, kernel_size, stride = cache
-        k, s = kernel_size, kernel_size if stride is None else stride
-        dx = np.zeros_like(x)
-        for i in range(dout.shape[2]):
-            for j in range(dout.shape[3]):
-                w = x[:, :, i * s:i * s + k, j * s:j * s + k]
-                if all_ties:
-                    hit = (w == w.max(axis=(2, 3), keepdims=True)).astype(x.dtype)
-                else:
-                    flat = w.reshape(w.shape[0], w.shape[1], -1)
-                    hit = np.zeros_like(flat)
-                    np.put_along_axis(hit, flat.argmax(axis=2)[:, :, None], 1, axis=2)
-                    hit = hit.reshape(w.shape)
-                dx[:, :, i * s:i * s + k, j * s:j * s + k] += hit * dout[:, :, i, j, None, None]
-        return dx
-    return maxpool2d_backward
+def _ms(seconds):
+    return f"{seconds * 1e3:.0f}ms"
 
 
-def bench_grading(repeat):
-    """Seconds per check (the best of ``repeat``): evaluate() and both renderings of the report."""
+def bench_grading(repeat, quick=False):
+    """How long ``check()`` takes (``evaluate()`` and both renderings of its report) on the mistake catalog's
+    answers: each graded function's correct loop-style answer (visible and hidden cases, best of ``repeat``),
+    which must pass, and its catalog mistakes (visible cases, each timed once; ``quick``: the first only),
+    which must fail. Returns the number of answers judged wrongly (a correct answer that fails, a mistake
+    that passes)."""
+    import warnings
+
     from nnbook.grading import evaluate
-    rows = [("conv2d_backward", "nnbook.naive (loops over n, f, i, j)", naive.conv2d_backward, naive.conv2d_forward),
-            ("conv2d_backward", "loop over (i, j), right", _loop_conv_backward(), naive.conv2d_forward),
-            ("conv2d_backward", "loop over (i, j), '=' not '+='", _loop_conv_backward(True), naive.conv2d_forward),
-            ("maxpool2d_backward", "nnbook.naive (loops over n, c, i, j)", naive.maxpool2d_backward,
-             naive.maxpool2d_forward),
-            ("maxpool2d_backward", "loop over (i, j), right", _loop_maxpool_backward(), naive.maxpool2d_forward),
-            ("maxpool2d_backward", "loop over (i, j), every tied maximum", _loop_maxpool_backward(True),
-             naive.maxpool2d_forward)]
-    results = []
-    for exercise, label, fn, forward in rows:
-        for hidden in (False, True):
-            def run():
-                report = evaluate(exercise, fn, forward, hidden)
-                report.text(), report.html()
-                return report
-            report = run()
-            seconds = best_times([run], repeat)[0]
-            results.append((exercise, label, hidden, seconds, report))
-    print(f"\ncheck() latency: evaluate() + text and HTML tables, best of {repeat} (target: under about 2 s)")
-    head = f"{'exercise':20s} {'answer':40s} {'cases':>14s} {'time':>9s}  mistakes named"
+    slips = _catalog()
+    warnings.simplefilter("ignore", RuntimeWarning)      # a mistake's overflow is its check's business
+
+    def timed(entry, hidden, rounds):
+        """The report of the entry's check and its best time over ``rounds`` (the first one included)."""
+        fn, forward = entry.function(), slips.forward_for(entry)
+        best = float("inf")
+        for _ in range(rounds):
+            t = time.perf_counter()
+            report = evaluate(entry.exercise, fn, forward, hidden)
+            report.text(), report.html()
+            best = min(best, time.perf_counter() - t)
+        return report, best
+
+    print(f"\ncheck() latency on the mistake catalog (tests/catalog): evaluate() + text and HTML tables; "
+          f"correct answers best of {repeat}, each mistake timed once (target: under about 2 s)")
+    head = (f"{'exercise':24s} {'correct: visible':>20s} {'hidden':>16s}   "
+            f"{'mistakes: failed':>16s} {'named 1st':>9s} {'median':>7s} {'max':>7s}")
     print(head)
     print("-" * len(head))
-    for exercise, label, hidden, seconds, report in results:
-        cases = f"{report.n_passed}/{len(report.results)} {'hidden' if hidden else 'visible'}"
-        print(f"{exercise:20s} {label:40s} {cases:>14s} {seconds * 1e3:7.0f}ms  {', '.join(report.mistake_ids) or '-'}")
+    wrong, times, counts = 0, {"correct": [], "mistake": []}, [0, 0, 0]
+    for set_name in slips.SETS:
+        cat = slips.load(set_name)
+        for exercise, entry in cat.correct_entries.items():
+            cells = []
+            for hidden in (False, True):
+                report, seconds = timed(entry, hidden, repeat)
+                times["correct"].append(seconds)
+                wrong += not report.passed
+                cells.append(f"{report.n_passed}/{len(report.results)} {_ms(seconds)}")
+            mistakes = [e for e in cat.mistakes if e.exercise == exercise][:1 if quick else None]
+            failed = named = 0
+            spent = []
+            for m in mistakes:
+                report, seconds = timed(m, False, 1)
+                spent.append(seconds)
+                failed += not report.passed
+                named += report.mistake_ids[:1] == [m.cause]
+            wrong += len(mistakes) - failed
+            times["mistake"] += spent
+            counts = [counts[0] + len(mistakes), counts[1] + failed, counts[2] + named]
+            spent.sort()
+            print(f"{exercise:24s} {cells[0]:>20s} {cells[1]:>16s}   {f'{failed}/{len(mistakes)}':>16s} "
+                  f"{named:>9d} {_ms(spent[len(spent) // 2]):>7s} {_ms(spent[-1]):>7s}")
+    c, m = sorted(times["correct"]), sorted(times["mistake"])
+    print(f"correct answers: {len(c)} checks, median {_ms(c[len(c) // 2])}, max {_ms(c[-1])}; "
+          f"mistakes: {counts[0]} checks, {counts[1]} failed, {counts[2]} named by their first hint, "
+          f"median {_ms(m[len(m) // 2])}, max {_ms(m[-1])}")
+    if wrong:
+        print(f"WRONG: {wrong} answers judged wrongly (a correct answer failed or a mistake passed)")
     t = time.perf_counter()
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401
     imported = time.perf_counter() - t
-    picture = min(_picture_seconds(rows[2][2], rows[2][3]) for _ in range(max(1, repeat)))
-    print(f"{'':20s} {'+ the difference picture of a failing check':44s} {'(notebook)':>10s} {picture * 1e3:7.0f}ms"
-          f"  (+ {imported:.1f} s to import matplotlib, the first time)")
-    return results
+    flipped = next(e for e in slips.load("ex3_convolution").mistakes if e.id == "conv2d_backward/flipped_kernel")
+    picture = min(_picture_seconds(flipped.function(), slips.forward_for(flipped)) for _ in range(max(1, repeat)))
+    print(f"the difference picture of a failing check (notebook): {_ms(picture)} "
+          f"(+ {imported:.1f} s to import matplotlib, the first time)")
+    return wrong
 
 
 def _picture_seconds(fn, forward):
@@ -265,10 +271,9 @@ def main():
     print(f"nnbook {nnbook.__version__}, numpy {np.__version__}"
           + (f", torch {torch.__version__}" if torch else ", torch not installed"))
     if ARGS.check:
-        bench_grading(ARGS.repeat)
-        return 0
-    bench_layers(QUICK if ARGS.quick else CASES)
-    bench_grading(1 if ARGS.quick else min(ARGS.repeat, 5))
+        return 1 if bench_grading(ARGS.repeat if ARGS.repeat is not None else 3, quick=ARGS.quick) else 0
+    repeat = ARGS.repeat if ARGS.repeat is not None else 15
+    bench_layers(QUICK if ARGS.quick else CASES, repeat)
     if not (ARGS.quick or ARGS.no_train):
         bench_training()
     return 0

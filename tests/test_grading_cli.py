@@ -25,7 +25,7 @@ EXPECTED = {
     "conv_backward_padding": (3, 7, {"conv2d_forward": 3, "conv2d_backward": 0},
                               ["padding forgotten in backward", "dx: wrong shape"]),
     "conv_stride_ignored": (4, 7, {"conv2d_forward": 0, "conv2d_backward": 4},
-                            ["stride ignored?", "fails only with stride > 1"]),
+                            ["stride ignored?"]),
     "conv_bias_not_summed": (3, 7, {"conv2d_forward": 3, "conv2d_backward": 0},
                              ["db[f] = sum over n, i, j of dout[n, f, i, j]"]),
     "dropout_not_rescaled": (2, 5, {"dropout_forward": 0, "dropout_backward": 2}, ["dropout not rescaled"]),
@@ -64,7 +64,7 @@ DISK_CHEATS = {"cheat_read_solutions": (7, 7, {}, []), "cheat_read_library": (7,
 # two right backwards behind a wrong forward 0 (conv2d_backward 0/4, batchnorm_backward 0/3).
 JUDGING = {
     "cheat_swapped_forward": (3, 5, {"dropout_forward": 3, "dropout_backward": 0},
-                              ["backward multiplies dout by exactly what forward multiplied x by"]),
+                              ["dx is dout times the same mask"]),
     "cheat_fd_conv_backward": (3, 7, {"conv2d_forward": 3, "conv2d_backward": 0}, ["this big case ran out of time"]),
     "cheat_fd_relu_linear": (5, 10, {"linear_forward": 2, "linear_backward": 0, "relu_forward": 1, "relu_backward": 0,
                                      "softmax_cross_entropy": 2},
@@ -143,6 +143,12 @@ def test_expected_partial_scores_and_hints(graded, student):
     flat = " ".join(report.split())              # long lines of the feedback are wrapped
     for hint in hints:
         assert hint in flat, hint
+    for hint in SILENT.get(student, ()):
+        assert hint not in flat, hint
+
+
+# generic hints that stay silent where a specific one explains the failing cases (issue 15, section 3)
+SILENT = {"conv_stride_ignored": ["fails only with stride"]}
 
 
 @pytest.mark.parametrize("student", sorted(ERRORS))

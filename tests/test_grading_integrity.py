@@ -514,7 +514,7 @@ def test_the_sandbox_view_is_what_stops_the_disk_cheats(monkeypatch, tmp_path):
     assert total("cheat_read_library") == 7
 
 
-def test_class_report_counts_learners_per_hint_id():
+def test_class_report_counts_learners_under_the_mistake_named_first():
     from nnbook.grading.report.classreport import markdown, summarize
     from nnbook.grading.judge.exercise import Hint
     from nnbook.grading.grade import Submission, TestResult, _report_hints
@@ -524,9 +524,14 @@ def test_class_report_counts_learners_per_hint_id():
         results = []
     name = "overlapping windows add up their contributions [conv_backward_overwrites]"
     assert _report_hints(Report()) == [name]
+    other = "a second hint [conv_backward_other]"
     subs = [Submission(Path(f"{who}.ipynb"), who, "ex3_convolution",
-                       tests=[TestResult("conv2d_backward", pts, 4, "failed" if pts == 0 else "passed", hints=hints)])
-            for who, pts, hints in (("ann", 0, [name]), ("bob", 4, []), ("cy", 0, [name, name]))]
+                       tests=[TestResult("conv2d_backward", pts, 4, "failed" if pts == 0 else "passed", hints=hints,
+                                         mistake=hints[0] if hints and pts == 0 else "", reason=reason)])
+            for who, pts, hints, reason in (("ann", 0, [name, other], ""), ("bob", 4, [], ""),
+                                            ("cy", 0, [name], ""), ("dee", 0, [], "ValueError: shapes"))]
     md = markdown(summarize(subs, {}))
-    assert f"- 2 of 3: {name}" in md
-    assert "| `conv2d_backward` | 1 of 3 | 0: 2, 4: 1 |" in md
+    assert f"- 2 of 4: {name} (ann, cy)" in md
+    assert "conv_backward_other" not in md                    # a later hint counts nobody
+    assert "- 1 of 4: failed, no named mistake (dee: ValueError: shapes)" in md
+    assert "| `conv2d_backward` | 1 of 4 | 0: 3, 4: 1 |" in md

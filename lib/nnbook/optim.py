@@ -161,7 +161,7 @@ def rmsprop(w, dw, config=None):
         dw: gradient, shape of ``w``.
         config: dict (or None) with ``lr`` (default 1e-2), ``alpha`` (the decay rate of the
             average, default 0.99), ``eps`` (default 1e-8) and the state ``cache``
-            (:math:`r`, the moving average of squared gradients, shape of ``w``).
+            (:math:`r`, the running average of squared gradients, shape of ``w``).
     Returns:
         next_w: shape and dtype of ``w``; config: the same dict with the new ``cache``.
     Shape:
@@ -200,7 +200,7 @@ def adam(w, dw, config=None):
         w: parameters, any shape.
         dw: gradient, shape of ``w``.
         config: dict (or None) with ``lr`` (default 1e-3), ``beta1`` (0.9), ``beta2`` (0.999),
-            ``eps`` (1e-8) and the state: ``m`` and ``v`` (the moving averages, shape of ``w``,
+            ``eps`` (1e-8) and the state: ``m`` and ``v`` (the running averages, shape of ``w``,
             before bias correction) and ``t`` (the number of steps taken, this one included;
             0 before the first step).
     Returns:

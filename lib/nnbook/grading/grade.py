@@ -102,6 +102,10 @@ class TestResult:
     feedback: str = ""   # the checks' reports, as text (computed by the grader)
     images: list = field(default_factory=list)
     hints: list = field(default_factory=list)   # names of the hints given (Hint.id or the text)
+    # the mistake the learner's first hint named (``label [id]``), "" when the failure has no named mistake;
+    # the class report counts a failing learner under this one only
+    mistake: str = ""
+    notes: list = field(default_factory=list)   # what the judges measured (shown even when it passed)
 
 
 @dataclass
@@ -242,7 +246,9 @@ class Judge:
     """
 
     def __init__(self, exercise_set, seed, timeout):
+        from .judge.session import Session
         self.set, self.seed, self.timeout = exercise_set, seed, timeout
+        self.checks = Session()        # this submission's checks, for the ones that build on them
         self.pinned_in = {}            # function name -> the channel (kernel) its check pinned it in
 
     def wants(self, cell):
@@ -254,10 +260,12 @@ class Judge:
         from .judge.own_code import OwnCodeWatch
         # the learner's code runs in the kernel, where the overlay enforces the set's allowlist; watching
         # the proxies here would only slow every call down (and could count nothing)
+        from .judge.session import session
         saved = OwnCodeWatch.enabled, CallCounter.enabled
         OwnCodeWatch.enabled = CallCounter.enabled = False
         try:
-            return self._judge(cell, channel, evaluate, grading_seed)
+            with session(self.checks):
+                return self._judge(cell, channel, evaluate, grading_seed)
         finally:
             OwnCodeWatch.enabled, CallCounter.enabled = saved
 
@@ -292,7 +300,10 @@ class Judge:
             reports.append(report)
             if not report.passed or channel.gone:
                 break
-        budget = f"took longer than {self.timeout:g} s (an endless loop?)"
+        big = bool(reports) and any("big" in r.case.tags and r.failed for r in reports[-1].results)
+        budget = f"took longer than {self.timeout:g} s" + (
+            " on the big case (far slower than a backward in one pass: finite differences?)" if big
+            else " (an endless loop?)")
         if channel.gone.startswith("the kernel died"):
             run = CellRun("error", "DeadKernelError", channel.gone, broken="the kernel died")
         elif channel.gone:
@@ -330,6 +341,9 @@ def _result(gid, pts, run):
     else:
         result = TestResult(gid, 0, pts, "failed", f"{run.ename}: {run.evalue}"[:300])
     reports = run.result or []
+    if result.status != "passed":
+        failed = [r for r in reports if not r.passed and not r.not_written and r.mistakes]
+        result.mistake = _hint_name(failed[0].mistakes[0].hint) if failed else ""
     text = "\n".join(r.text() for r in reports)
     if run.status != "ok" and run.ename in ("DeadKernelError", "GradingError"):
         text = (text + "\n" if text else "") + f"{run.ename}: {run.evalue}"
@@ -338,6 +352,7 @@ def _result(gid, pts, run):
     result.feedback = text
     for r in reports:
         result.hints += [h for h in _report_hints(r) if h not in result.hints]
+        result.notes += [n for c in getattr(r, "results", []) for n in getattr(c, "notes", [])]
         if not r.passed:
             try:
                 png = _picture(r)
@@ -363,6 +378,7 @@ def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None, s
     """
     from .run.guard import build_overlay
     from .run.sandbox import make_launch
+    from .run.served_data import serve
     path = Path(path)
     seed = 0 if seed is None else seed
     sub = Submission(path, student_name(path, sets), seed=seed, sandboxed=bool(sandbox))
@@ -397,6 +413,7 @@ def grade_notebook(path, sets, timeout=30, expected_set=None, output_cap=None, s
     judge = Judge(sets[name], seed, timeout)
     with tempfile.TemporaryDirectory(prefix="nnbook-overlay-") as overlay:
         build_overlay(overlay, name, sets[name].allowed)
+        serve(overlay, name, seed)     # the capstone's kernel has only the grader's training digits
         launch = make_launch(overlay, sandbox=sandbox, exercise_set=name)
         try:
             runs = run_notebook(graded, timeout=timeout, env=env, replayable=lambda c: not is_test(c),

@@ -33,15 +33,17 @@ import numpy as np
 
 from ... import gradcheck
 from ...gradcheck import numerical_gradient, rel_error
-from ..run.channel import pinned_copy
+from ..run.channel import CallTimeout, pinned_copy
 from . import mistakes
 from .cases import Rng, arrays_in, call_args
 from .compare import Problem, compare_cache, compare_output, not_judged, same_values
-from .errors import _learner_frames, describe_exception  # noqa: F401  (describe_exception: API)
+from .errors import _learner_frames, describe_exception, exception_problem  # noqa: F401  (describe_exception: API)
 from .exercise import ALWAYS_RULES, HINT_CACHE, as_hint
+from .exercise import dout_rng
 from .registry import EXERCISES, dout_for, reference_out
 from .feedback import CaseResult, Mistake, Report  # noqa: F401  (Report: part of the API)
 from .own_code import OwnCodeWatch
+from . import session as _session
 
 GRADCHECK_TOL = 1e-5
 
@@ -122,9 +124,14 @@ ARG_NAMES = ("x", "W", "b")
 
 
 def _arg_names(ex):
+    pool = ("x", "kernel_size")
     return {"shortcut_forward": ("x", "y"), "shortcut_backward": ("x", "y"),
-            "softmax_cross_entropy": ("logits", "y"), "projection_shortcut": ("h", "W"),
-            "residual_block_forward": ("x", "params")}.get(ex.id, ARG_NAMES)
+            "softmax_cross_entropy": ("logits", "y"), "projection_shortcut": ("h", "W", "stride"),
+            "residual_block_forward": ("x", "params", "stride"),
+            "needs_projection": ("in_channels", "out_channels", "stride"),
+            "maxpool2d_forward": pool, "maxpool2d_backward": pool, "avgpool2d_forward": pool,
+            "avgpool2d_backward": pool, "dropout_forward": ("x", "p"), "dropout_backward": ("x", "p")
+            }.get(ex.id, ARG_NAMES)
 
 
 def forward_cache_problems(ex, case, cache):
@@ -140,9 +147,11 @@ def _run_direct(ex, case, fn):
     args, kwargs = call_args(case)
     names = _arg_names(ex)
     originals = [(n, a.copy()) for n, a in _named_arrays(args, kwargs, names)]
+    inputs = _inputs(args, kwargs, names)
     ok, result = _call(fn, ex.id, *args, **kwargs)
     if not ok:
-        return [Problem("exception", "call", f"raised {describe_exception(result)}")], {}
+        expected = _expected_quietly(ex, case)
+        return [_failure(result, case, inputs, expected)], expected
     if ex.kind == "forward":
         if not isinstance(result, tuple) or len(result) != 2:
             got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
@@ -154,10 +163,45 @@ def _run_direct(ex, case, fn):
             return [problem], {}
     expected = ex.reference(case)
     problems = [p for name in ex.outputs if (p := compare_output(name, expected[name], got[name]))]
-    if ex.kind == "forward" and not problems:
+    changed = _inplace_problems(originals, _named_arrays(args, kwargs, names))
+    if ex.kind == "forward" and not problems and not changed:
+        # (an input changed in place changes a cache that holds it too: that mistake is named once)
         problems += forward_cache_problems(ex, case, result[1])
-    problems += _inplace_problems(originals, _named_arrays(args, kwargs, names))
-    return problems, expected
+    return problems + changed, expected
+
+
+def _failure(exc, case, inputs=(), expected=None):
+    """The problem of a call that raised: a time-out (said as such, with its likely cause) or the learner's
+    exception (:func:`~.errors.exception_problem`)."""
+    if isinstance(exc, CallTimeout):
+        why = ("far slower than a backward in one pass (finite differences?)" if "big" in case.tags
+               else "an endless loop?")
+        return Problem("timeout", "call", f"{exc} ({why})")
+    return exception_problem(exc, inputs, expected)
+
+
+def _inputs(args, kwargs, names):
+    """``[(name, value)]`` of a call, named as the exercise names its arguments."""
+    named = [(names[i] if i < len(names) else f"arg{i}", a) for i, a in enumerate(args)]
+    return named + list(kwargs.items())
+
+
+def _named_cache(ex, cache):
+    """A stated cache as ``[(field, value)]`` (how an exception's case line shows it), else as it is."""
+    if ex.cache is None:
+        return cache
+    if len(ex.cache.fields) == 1:
+        return [(ex.cache.fields[0], cache)]
+    return list(zip(ex.cache.fields, cache))
+
+
+def _expected_quietly(ex, case):
+    """The reference's outputs for ``case`` (shown next to an exception), or {} when it cannot be made."""
+    try:
+        with np.errstate(all="ignore"):
+            return ex.reference(case)
+    except Exception:
+        return {}
 
 
 def _learner_cache(ex, case, forward):
@@ -194,7 +238,7 @@ def _run_backward(ex, case, fn, forward):
     dout_before = dout.copy()
     ok, result = _call(fn, ex.id, dout, cache)
     if not ok:
-        return [Problem("exception", "call", f"raised {describe_exception(result)}")], expected
+        return [_failure(result, case, [("dout", dout), ("cache", _named_cache(ex, cache))], expected)], expected
     got, problem = _unpack(result, ex.outputs, ex.id)
     if problem:
         return [problem], expected
@@ -210,7 +254,7 @@ def _run_gradcheck(ex, case, fn, forward):
     if ex.gradcheck is not None:
         ok, errs = _call(ex.gradcheck, ex.id, fn, case)
         if not ok:
-            return [Problem("exception", "call", f"raised {describe_exception(errs)}")], {}
+            return [_failure(errs, case, _inputs(case.args, case.kwargs, _arg_names(ex)))], {}
         return [Problem("gradcheck", n, f"{n}: disagrees with the numerical gradient (relative error {e:.2g})")
                 for n, e in errs if not e <= GRADCHECK_TOL], {}
     cache, problem = _backward_cache(ex, case, forward)
@@ -222,11 +266,11 @@ def _run_gradcheck(ex, case, fn, forward):
     def f():
         return ex.ref_forward(*_fresh_rngs(args), **_fresh_rngs(kwargs))[0]
     out = f()
-    dout = np.random.default_rng(case.seed).standard_normal(out.shape)
+    dout = dout_rng(case.seed).standard_normal(out.shape)
     # the learner gets a copy: a backward that zeroes dout in place must not zero the numerical gradient
     ok, result = _call(fn, ex.id, given := dout.copy(), cache)
     if not ok:
-        return [Problem("exception", "call", f"raised {describe_exception(result)}")], {}
+        return [_failure(result, case, [("dout", dout), ("cache", _named_cache(ex, cache))])], {}
     got, problem = _unpack(result, ex.outputs, ex.id)
     if problem:
         return [problem], {}
@@ -253,11 +297,12 @@ def _run_gradcheck(ex, case, fn, forward):
 
 def _run_judge(ex, case, fn, forward):
     """An exercise with its own judging (see ``Exercise.judge``); its crash is a learner's bug only
-    when the learner's code raised, so it is reported like one."""
+    when the learner's code raised, so it is reported like one. Returns ``(problems, notes)``: a
+    judge may return a :class:`~.feedback.Verdict`, whose notes are shown with the case."""
     ok, problems = _call(ex.judge, ex.id, fn, forward, case)
     if not ok:
-        return [Problem("exception", "call", f"raised {describe_exception(problems)}")]
-    return list(problems)
+        return [_failure(problems, case, _inputs(case.args, case.kwargs, _arg_names(ex)))], []
+    return list(problems), list(getattr(problems, "notes", ()))
 
 
 def _alternative_hints(ex, case, p, expected):
@@ -266,13 +311,25 @@ def _alternative_hints(ex, case, p, expected):
     found = []
     try:
         for name, alt, hint in ex.alternatives(case, expected):
-            got = p.got
-            if name == p.output and hint and same_values(
-                    alt.astype(got.dtype, copy=False) if isinstance(got, np.ndarray) else alt, got):
+            # an alternative that equals the right output makes no mistake in this case
+            if name == p.output and hint and _same(alt, p.got) and not _same(alt, expected.get(name)):
                 found.append(as_hint(hint))
     except Exception:
         pass
     return found
+
+
+def _same(alt, got):
+    """Does the learner's output equal a wrong alternative (an array, or a number such as a loss)?"""
+    if isinstance(got, np.ndarray):
+        return isinstance(alt, np.ndarray) and same_values(alt.astype(got.dtype, copy=False), got)
+    if isinstance(alt, np.ndarray) or isinstance(got, (bool, np.bool_)):
+        return False
+    try:
+        a, g = float(alt), float(got)
+    except (TypeError, ValueError):
+        return False
+    return np.isfinite(a) and np.isfinite(g) and abs(a - g) <= 1e-6 * max(abs(a), abs(g), 1e-12)
 
 
 def _try(rule, *args):
@@ -287,17 +344,23 @@ def _hints(ex, case, problems, expected):
     problem none of them explains, the generic patterns of :mod:`.mistakes`. Fallback hints are
     dropped when a specific one explains the case. A cache not in the stated format is a mistake
     of its own: its hint neither hides nor is hidden by those about the output."""
-    hints, apart = [], []
+    hints, apart, ambiguous = [], [], []
     for p in problems:
         own = [h for rule in ALWAYS_RULES if (h := _try(rule, case, p))]
-        if p.kind == "cache":
-            apart += own
+        if p.kind == "cache":        # an exercise's own word on its cache's format comes before the generic one
+            apart += [h for rule in ex.rules if (h := _try(rule, case, p))] or own
             continue
-        own += _alternative_hints(ex, case, p, expected) + [h for rule in ex.rules if (h := _try(rule, case, p))]
+        # a wrong alternative that the output equals is evidence; a rule is a guess from the problem's kind,
+        # and says nothing more when an alternative (or a rule every exercise has) already explains it
+        if not own:
+            found = _alternative_hints(ex, case, p, expected)
+            if len({h.id for h in found}) > 1:
+                ambiguous.append({h.id for h in found})
+            own += found or [h for rule in ex.rules if (h := _try(rule, case, p))]
         if not any(not h.fallback for h in own):
-            own += [h for rule in mistakes.GENERIC if (h := _try(rule, case, p))]
+            own += [h for h in (_try(rule, case, p) for rule in mistakes.GENERIC) if h][:1]
         hints += own
-    return _specific_first(hints) + [h for h in _specific_first(apart) if h.id not in {x.id for x in hints}]
+    return _specific_first(hints) + [h for h in _specific_first(apart) if h.id not in {x.id for x in hints}], ambiguous
 
 
 def _specific_first(hints):
@@ -311,23 +374,25 @@ def _check_level(ex, results):
     """Whole-check findings ``[(hint, case names)]``: the exercise's detectors, then ``only_with``
     (every failing case has the tag, and some case without it passes)."""
     found = []
-    for detector in ex.detectors:
+    for detector in tuple(ex.detectors) + (mistakes.reconcile,):
         try:
             found += [(as_hint(h), list(names)) for h, names in detector(results) if h and names]
         except Exception:
             pass
     failing = [r for r in results if r.failed and not r.case.gradcheck]
     passing = [r for r in results if r.passed and not r.case.gradcheck]
-    if failing and passing:
-        explained = all(any(not h.fallback for h in r.hints) for r in failing)
-        for tag, hint in ex.only_with.items():
-            if all(tag in r.case.tags for r in failing) and any(tag not in r.case.tags for r in passing):
-                # "fails only with <tag>" is an inference; when specific hints already explain every
-                # failing case and none of them is about that tag, the tag is a coincidence (the
-                # cases with ties happen to have a stride) and saying it would mislead
-                if explained and not any(tag in h.id for r in failing for h in r.hints):
-                    continue
-                found.append((as_hint(hint), [r.case.name for r in failing]))
+    named = {n for h, names in found for n in names}
+    # "fails only with <tag>" is an inference, said only when nothing more specific explains every failing
+    # case: a specific hint says more (stride ignored), or shows that the tag is a coincidence (the cases
+    # with ties happen to have a stride), and two hints would say one thing twice
+    explained = all(r.case.name in named or any(not h.fallback for h in r.hints) for r in failing)
+    if failing and passing and not explained:
+        judged = [r for r in results if not r.skipped and not r.case.gradcheck]
+        fits = [(sum(tag in r.case.tags for r in judged), tag, hint) for tag, hint in ex.only_with.items()
+                if all(tag in r.case.tags for r in failing) and any(tag not in r.case.tags for r in passing)]
+        if fits:           # the tag that fits most closely (overlapping windows, not every stride != k)
+            _, tag, hint = min(fits, key=lambda f: f[0])
+            found.append((as_hint(hint), [r.case.name for r in failing]))
     return found
 
 
@@ -335,19 +400,41 @@ def _collect_mistakes(ex, results, extra=()):
     """Attach the whole-check findings (and ``extra`` ones) to their cases, then list every hint once
     with its cases."""
     by_name = {r.case.name: r for r in results}
-    for hint, names in list(extra) + _check_level(ex, results):
-        for name in names:
-            if name in by_name:
-                r = by_name[name]
-                r.hints = _specific_first(r.hints + [hint])
+
+    def attach(findings):
+        for hint, names in findings:
+            for name in names:
+                if name in by_name:
+                    r = by_name[name]
+                    r.hints = _specific_first(r.hints + [hint])
+    attach(list(extra) + _check_level(ex, results))
+    attach(mistakes.numerical_too(results))      # after every other finding: what the other cases share
     order = {}
     for r in results:
         for h in r.hints:
             order.setdefault(h.id, Mistake(h, []))
             if r.case.name not in order[h.id].cases:
                 order[h.id].cases.append(r.case.name)
-    found = list(order.values())
+    found = _undominated(list(order.values()), results)
     return sorted(found, key=lambda m: m.hint.fallback)       # specific hints first
+
+
+def _undominated(found, results):
+    """Drop a hint that only ever matched together with another on the same output (the two wrong answers are
+    indistinguishable in those cases, as keeping a unit with probability p or 1 - p when p = 0.5) when the
+    other explains strictly more cases: two hints would say one thing twice, and one of them is wrong."""
+    by_name = {r.case.name: r for r in results}
+    keep = []
+    for m in found:
+        cases = set(m.cases)
+        rivals = [o for o in found if o is not m and cases < set(o.cases)]
+        if rivals and all(any(m.id in group and any(o.id in group for o in rivals)
+                              for group in by_name[c].ambiguous) for c in cases if c in by_name):
+            for r in results:
+                r.hints = [h for h in r.hints if h.id != m.id]
+            continue
+        keep.append(m)
+    return keep
 
 
 class CallCounter:
@@ -454,6 +541,8 @@ def evaluate(exercise_id, fn, forward=None, hidden=False, hints=2):
         raise ValueError(f"check({exercise_id!r}, ..., hints=...): expected 1 (concept), 2 (formula) "
                          f"or 3 (code), got {hints!r}")
     report = Report(exercise_id, hidden=hidden, hint_level=hints)
+    checks = _session.current()                  # later checks may build on this one (judge/session.py)
+    checks.begin(exercise_id, fn, forward)
     if ex.kind == "backward" and ex.judge is None:
         stated = ex.cache and (ex.cache.text if len(ex.cache.fields) == 1 else f"the tuple {ex.cache.text}")
         report.notes.append(
@@ -467,9 +556,9 @@ def evaluate(exercise_id, fn, forward=None, hidden=False, hints=2):
     fn, forward = watch.wrap(counter.wrap(fn)), watch.wrap(forward)
     try:
         for case in ex.cases(hidden):
-            expected = {}
+            expected, notes = {}, []
             if ex.judge is not None:
-                problems = _run_judge(ex, case, fn, forward)
+                problems, notes = _run_judge(ex, case, fn, forward)
             elif case.gradcheck:       # the numerical gradients stand in for the reference
                 problems, expected = _run_gradcheck(ex, case, fn, forward)
             elif ex.kind == "backward":
@@ -477,14 +566,17 @@ def evaluate(exercise_id, fn, forward=None, hidden=False, hints=2):
             else:
                 problems, expected = _run_direct(ex, case, fn)
             problems += counter.problems(ex)
-            report.results.append(CaseResult(case, problems, _hints(ex, case, problems, expected)))
+            hints, ambiguous = _hints(ex, case, problems, expected)
+            report.results.append(CaseResult(case, problems, hints, ambiguous, notes))
     except _NotWritten as nw:
         report.not_written = nw.name
         report.results = []
+        checks.record(exercise_id, report)
         return report
     report = watch.finish(report)
     report.mistakes = _collect_mistakes(ex, report.results, _own_forward_cache_note(ex, forward, report.results))
     report.hints = [m.hint for m in report.mistakes]
+    checks.record(exercise_id, report)
     return report
 
 

@@ -17,12 +17,16 @@ class Problem:
         ``"not judged"`` (the case could not be judged; see :func:`not_judged`).
     output: which output (``"out"``, ``"dW"``, ...) or input (for ``"inplace"``) it concerns.
     expected, got: the arrays, kept for pictures and hint rules (may be None).
+    facts: for ``"exception"``, the :class:`~.errors.ErrorFacts` (the learner's line, the shapes of the
+        arrays on it), which hint rules read.
+    message: may have several lines (an exception: where, what, the arrays, the case).
     """
     kind: str
     output: str
     message: str
     expected: object = None
     got: object = None
+    facts: object = None
 
     @property
     def image_like(self):

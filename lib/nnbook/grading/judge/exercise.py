@@ -217,9 +217,16 @@ def register_set(exercise_set):
     return exercise_set
 
 
+def dout_rng(seed):
+    """The generator of a case's upstream gradient: another stream than the one its inputs were drawn
+    from (``default_rng(seed)``), or dout would repeat x's numbers (a ReLU backward gated on dout's sign
+    instead of x's would pass)."""
+    return np.random.default_rng([seed, 2])
+
+
 def dout_for(case, out):
     """Seeded upstream gradient of the shape and dtype of ``out``."""
-    return np.random.default_rng(case.seed).standard_normal(out.shape).astype(out.dtype)
+    return dout_rng(case.seed).standard_normal(out.shape).astype(out.dtype)
 
 
 def numbered(base, specs):
@@ -286,6 +293,12 @@ HINT_CACHE = Hint(
     "cache = the entries the exercise lists, in its order and with the values they had in this call",
     label="cache not in the stated format")
 
+HINT_CACHE_UNPACKED = Hint(
+    "cache_unpacked", "your backward unpacks its cache into other names than the cache holds: the cache is "
+    "exactly what the exercise states (the note above says which), whatever your forward kept",
+    "names on the left of `= cache`, in the stated order; a cache of one entry is that value itself",
+    "x, W, b = cache   # e.g. for linear_backward", label="unpacked the cache into other names")
+
 HINT_NOT_ONE_PASS = Hint(
     "backward_not_one_pass", "a backward computes every gradient in one pass back through the layer, from "
     "dout and the cache; finite differences of the forward (two forward passes per number) are a check, "
@@ -309,8 +322,19 @@ def inplace_rule(case, problem):
     return HINT_INPLACE if problem.kind == "inplace" else None
 
 
+_UNPACK = re.compile(r"^[\w\s,()\[\]]+=\s*cache\s*$")
+
+
 def cache_rule(case, problem):
-    return HINT_CACHE if problem.kind == "cache" else None
+    """A forward's cache not in the stated format, or a backward that unpacks the stated cache into another
+    number of names (the line that raised is ``a, b = cache``)."""
+    if problem.kind == "cache":
+        return HINT_CACHE
+    facts = problem.facts
+    if problem.kind == "exception" and facts is not None and _UNPACK.match(facts.code or "") and (
+            "unpack" in facts.message):
+        return HINT_CACHE_UNPACKED
+    return None
 
 
 def one_pass_rule(case, problem):

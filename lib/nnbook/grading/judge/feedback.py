@@ -17,7 +17,8 @@ CODE_MARK = "code: "
 
 @dataclass
 class CaseResult:
-    """The outcome of one case: its problems (empty when it passed) and the hints explaining them.
+    """The outcome of one case: its problems (empty when it passed), the hints explaining them, and
+    notes: what the judge measured or how it judged (shown with the case, passed or not).
 
     A case whose only problem is of kind ``"not judged"`` was *skipped*: it counts neither as passed
     nor as failed (a backward's case where the learner's forward, which makes its cache, is wrong).
@@ -25,6 +26,9 @@ class CaseResult:
     case: object
     problems: list = field(default_factory=list)
     hints: list = field(default_factory=list)
+    # sets of hint ids whose wrong alternatives all equal one output of this case (indistinguishable here)
+    ambiguous: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
 
     @property
     def passed(self):
@@ -41,6 +45,16 @@ class CaseResult:
     @property
     def mark(self):
         return "ok" if self.passed else "skip" if self.skipped else "FAIL"
+
+
+class Verdict(list):
+    """What an exercise's own judge returns (``Exercise.judge``): the case's problems (a list),
+    with ``notes``, sentences shown with the case whether it passed or not (e.g. the accuracy
+    the grader measured)."""
+
+    def __init__(self, problems=(), notes=()):
+        super().__init__(problems)
+        self.notes = list(notes)
 
 
 @dataclass
@@ -134,7 +148,10 @@ class Report:
             ref = f"  [hint {', '.join(map(str, refs))}]" if refs else ""
             lines += _wrap(f"{r.mark:4s}  {r.case.name}{ref}", "  ", 10)
             for p in r.problems:
-                lines += _wrap(p.message, " " * 10, 4)
+                for i, part in enumerate(p.message.split("\n")):     # an exception's lines: where, what, ...
+                    lines += _wrap(part, " " * (10 if i == 0 else 12), 4)
+            for note in r.notes:
+                lines += _wrap(note, " " * 10, 4)
         lines.append(self._verdict())
         for m in self.mistakes:
             n = numbers[m.id]
@@ -184,7 +201,8 @@ class Report:
                     else "<td style='color:#777;" + _TD + "'>skip</td>" if r.skipped
                     else "<td style='color:#b00;font-weight:bold;" + _TD + "'>FAIL</td>")
             refs = sorted({numbers[h.id] for h in r.hints if h.id in numbers})
-            what = "<br>".join(e(p.message) for p in r.problems)
+            what = "<br>".join(["<br>".join(e(part) for part in p.message.split("\n")) for p in r.problems]
+                               + [f"<small>{e(n)}</small>" for n in r.notes])
             if refs:
                 what += f" <small>(hint {', '.join(map(str, refs))})</small>"
             rows.append(f"<tr>{mark}<td style='{_TD}'>{e(r.case.name)}</td><td style='{_TD}'>{what}</td></tr>")

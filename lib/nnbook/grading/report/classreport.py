@@ -1,28 +1,36 @@
 """The class report written next to the gradebook: what to re-teach, at a glance.
 
-Per exercise set and exercise: how many learners got each score, and how many learners were
-given each hint (counted once per learner; by ``Hint.id`` when hints are :class:`~nnbook.grading.judge.exercise.Hint`
-objects, else by the hint's text, where texts that differ only in their numbers count as one
-hint, so that the same mistake on differently sized cases counts once). ``class_report.md`` and ``class_report.html`` (with a
-figure of the score distributions).
+Per exercise set and exercise: how many learners got each score, and, for the learners who failed, the
+mistake that each one's **first** hint named (``TestResult.mistake``: a hint's label and stable id), each
+failing learner counted once, under that mistake only; a failing learner whose feedback named no mistake
+(an exception no hint explains, a time-out, an answer not written) is listed as "failed, no named mistake"
+with the reason. Nothing is counted under a mistake its learner was not told about first.
+``class_report.md`` and ``class_report.html`` (with a figure of the score distributions).
 """
 import base64
 import html
 import io
-import re
 from collections import Counter
 from pathlib import Path
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+NO_NAMED_MISTAKE = "failed, no named mistake"
 
 
-def hint_key(name):
-    """Learners who got "the same" hint are counted together (numbers in a text hint do not count)."""
-    return _NUMBER.sub("#", name) if " " in name else name
+def _why(t):
+    """Why a failing test named no mistake, in a few words."""
+    if t.status == "not written":
+        return "not written"
+    if t.status == "timeout":
+        return "timed out"
+    if t.status == "not run":
+        return "not run" + (f": {t.reason}" if t.reason else "")
+    return (t.reason or t.status)[:80]
 
 
 def summarize(subs, sets):
-    """``{set: {"learners": n, "exercises": {grade_id: {"max": p, "scores": Counter, "hints": Counter}}}}``."""
+    """``{set: {"learners": n, "exercises": {grade_id: {"max", "scores", "failed", "mistakes", "who",
+    "unnamed"}}}}``: ``mistakes`` counts failing learners by the mistake their first hint named, ``who`` lists
+    them, ``unnamed`` is ``[(learner, why)]`` for the failing learners whose feedback named no mistake."""
     out = {}
     for s in subs:
         if not s.set_name or s.error and not s.tests:
@@ -30,12 +38,18 @@ def summarize(subs, sets):
         entry = out.setdefault(s.set_name, {"learners": 0, "exercises": {}})
         entry["learners"] += 1
         for t in s.tests:
-            ex = entry["exercises"].setdefault(t.grade_id, {"max": t.max_points, "scores": Counter(),
-                                                            "hints": Counter(), "texts": {}})
+            ex = entry["exercises"].setdefault(t.grade_id, {"max": t.max_points, "scores": Counter(), "failed": 0,
+                                                            "mistakes": Counter(), "who": {}, "unnamed": []})
             ex["scores"][t.points] += 1
-            for key in dict.fromkeys(hint_key(h) for h in t.hints):
-                ex["hints"][key] += 1
-                ex.setdefault("texts", {}).setdefault(key, set()).update(h for h in t.hints if hint_key(h) == key)
+            if t.status == "passed":
+                continue
+            ex["failed"] += 1
+            mistake = getattr(t, "mistake", "")
+            if mistake:
+                ex["mistakes"][mistake] += 1
+                ex["who"].setdefault(mistake, []).append(s.student)
+            else:
+                ex["unnamed"].append((s.student, _why(t)))
     order = {name: list(sets[name].points) if name in sets else [] for name in out}
     for name, entry in out.items():
         entry["exercises"] = {g: entry["exercises"][g] for g in order[name] if g in entry["exercises"]} | \
@@ -43,15 +57,22 @@ def summarize(subs, sets):
     return dict(sorted(out.items()))
 
 
-def label(ex, key):
-    """How a hint is shown: its text (the first variant, when its numbers differ between learners)."""
-    texts = sorted(ex.get("texts", {}).get(key, ())) or [key]
-    return texts[0] + (f" (and {len(texts) - 1} variant{'s' if len(texts) > 2 else ''} with other numbers)"
-                       if len(texts) > 1 else "")
-
-
 def _num(x):
     return f"{int(x)}" if float(x).is_integer() else f"{x:g}"
+
+
+def _names(names):
+    return ", ".join(sorted(names))
+
+
+def failure_lines(ex):
+    """``[(count, text)]``: one per named mistake (most learners first), then the failures without one."""
+    lines = [(c, f"{mistake} ({_names(ex['who'][mistake])})") for mistake, c in
+             sorted(ex["mistakes"].items(), key=lambda kv: (-kv[1], kv[0]))]
+    if ex["unnamed"]:
+        lines.append((len(ex["unnamed"]), f"{NO_NAMED_MISTAKE} ("
+                      + "; ".join(f"{who}: {why}" for who, why in sorted(ex["unnamed"])) + ")"))
+    return lines
 
 
 def markdown(summary):
@@ -70,10 +91,9 @@ def markdown(summary):
             lines.append(f"| `{gid}` | {full} of {total} | {dist} | {mean:.2g} / {_num(ex['max'])} |")
         lines.append("")
         for gid, ex in entry["exercises"].items():
-            if ex["hints"]:
-                lines.append(f"**{gid}** — hints given:")
-                for hint, c in ex["hints"].most_common():
-                    lines.append(f"- {c} of {n}: {label(ex, hint)}")
+            if ex["failed"]:
+                lines.append(f"**{gid}**: {ex['failed']} of {n} failed; the mistake each one's first hint named:")
+                lines += [f"- {c} of {n}: {text}" for c, text in failure_lines(ex)]
                 lines.append("")
     return "\n".join(lines)
 
@@ -117,11 +137,11 @@ def html_page(summary):
         for gid, ex in entry["exercises"].items():
             total = sum(ex["scores"].values())
             dist = ", ".join(f"{_num(p)}: {c}" for p, c in sorted(ex["scores"].items()))
-            hints = "".join(f"<li>{c} of {n}: {e(label(ex, h))}</li>" for h, c in ex["hints"].most_common())
+            failed = "".join(f"<li>{c} of {n}: {e(text)}</li>" for c, text in failure_lines(ex))
             rows.append(f"<tr><td><code>{e(gid)}</code></td><td>{ex['scores'].get(ex['max'], 0)} of {total}</td>"
-                        f"<td>{e(dist)}</td><td><ul>{hints}</ul></td></tr>")
+                        f"<td>{e(dist)}</td><td><ul>{failed}</ul></td></tr>")
         parts.append("<table><tr><th>exercise</th><th>full marks</th><th>scores (points: learners)</th>"
-                     f"<th>hints given</th></tr>{''.join(rows)}</table>")
+                     f"<th>failed: the mistake the first hint named</th></tr>{''.join(rows)}</table>")
     style = ("body{font-family:sans-serif;max-width:70em;margin:2em auto}td,th{padding:.2em .8em;"
              "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}img{max-width:100%}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Class report</title><style>{style}</style>"

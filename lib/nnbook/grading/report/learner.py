@@ -42,7 +42,7 @@ def markdown(sub):
             out.append(f"| `{t.grade_id}` | {_num(t.points)} / {_num(t.max_points)} | {t.status}{reason} |")
         out.append("")
     for t in sub.tests:
-        if t.status != "passed" and t.feedback.strip():
+        if (t.status != "passed" or getattr(t, "notes", None)) and t.feedback.strip():   # notes: what was measured
             out += [f"## {t.grade_id}", "", "```", _ANSI.sub("", t.feedback).rstrip(), "```", ""]
     if sub.flags:
         out += ["## Notes for the grader", ""] + [f"- {f}" for f in sub.flags] + [""]
@@ -92,7 +92,7 @@ def html_report(sub):
     if rows:
         parts.append(f"<table><tr><th>exercise</th><th>points</th><th>result</th></tr>{rows}</table>")
     for t in sub.tests:
-        if t.status != "passed" and t.feedback.strip():
+        if (t.status != "passed" or getattr(t, "notes", None)) and t.feedback.strip():
             parts.append(f"<h2>{e(t.grade_id)}</h2>{feedback_html(t.feedback)}")
             parts += [f"<img alt='expected, got and their difference' src='data:image/png;base64,{img}'>"
                       for img in t.images]

@@ -84,7 +84,7 @@ def pinned_copy(fn):
 # The kernel-side server. Executed in the learner's namespace; defines __nnbook_rpc__ only.
 SERVER = r'''
 def __nnbook_install():
-    import base64, json, os, sys, traceback
+    import base64, json, linecache, os, re, sys
     import numpy
     from IPython.display import publish_display_data
     mime = "application/x-nnbook-reply"
@@ -154,14 +154,29 @@ def __nnbook_install():
                 walk(x, arrays, rngs)
 
     def where(exc):
-        frames = [f for f in traceback.extract_tb(exc.__traceback__)
-                  if f.name != "rpc" and not f.filename.startswith(system)
-                  and os.sep + "nnbook" + os.sep not in f.filename]
-        if not frames:
-            return "", ""
-        f = frames[-1]
-        code = (f.line or "").strip()[:80]
-        return "line %d in %s" % (f.lineno, f.name) + (": " + code if code else ""), f.name
+        """The learner's innermost line that raised, and the shapes of the arrays named on it."""
+        tb, last = exc.__traceback__, None
+        while tb is not None:
+            code_obj = tb.tb_frame.f_code
+            if code_obj.co_name != "rpc" and not code_obj.co_filename.startswith(system) \
+                    and os.sep + "nnbook" + os.sep not in code_obj.co_filename:
+                last = tb
+            tb = tb.tb_next
+        if last is None:
+            return {"where": "", "function": ""}
+        frame, line = last.tb_frame, last.tb_lineno
+        name = frame.f_code.co_name
+        code = (linecache.getline(frame.f_code.co_filename, line) or "").strip()
+        arrays = []
+        for n in dict.fromkeys(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code)):
+            try:
+                v = frame.f_locals.get(n)
+                if type(v) is numpy.ndarray and len(arrays) < 8:
+                    arrays.append([n[:40], [int(d) for d in v.shape[:8]], str(v.dtype.name)[:20]])
+            except Exception:
+                pass
+        return {"where": "line %d in %s" % (line, name) + (": " + code[:80] if code else ""), "function": name,
+                "line": int(line), "code": code[:120], "arrays": arrays}
 
     def counting(fn, names):
         """While fn runs, count its calls of the functions ``names`` (a backward's forward; nnbook's
@@ -234,9 +249,8 @@ def __nnbook_install():
                     raise
                 except BaseException as exc:
                     line = str(exc).strip().splitlines()
-                    loc, name = where(exc)
                     reply.update(status="raised", type=type(exc).__name__, message=line[0][:200] if line else "",
-                                 where=loc, function=name, not_implemented=isinstance(exc, NotImplementedError))
+                                 not_implemented=isinstance(exc, NotImplementedError), **where(exc))
                 finally:
                     restore()
                 reply["calls"] = calls
@@ -506,7 +520,7 @@ class KernelChannel:
 
     def _remaining(self):
         if self.timed_out:
-            raise CallTimeout(f"took longer than {self.budget:g} s (an endless loop?)")
+            raise CallTimeout(f"took longer than {self.budget:g} s")
         return self.budget or 60
 
     def _run(self, source):
@@ -519,7 +533,7 @@ class KernelChannel:
             self.timed_out = True
             if status == "stuck":
                 self.gone = "the kernel was stuck after a timeout"
-            raise CallTimeout(f"took longer than {self.budget:g} s (an endless loop?)")
+            raise CallTimeout(f"took longer than {self.budget:g} s")
         return outputs, status
 
     def install(self):
@@ -639,7 +653,27 @@ def _raise_learner(reply):
     text = message + (f" ({where})" if where else "")
     if reply.get("not_implemented") is True:
         raise LearnerNotImplemented(text, reply.get("function", "")[:80])
-    raise learner_error(reply.get("type", "Exception"), text)
+    error = learner_error(reply.get("type", "Exception"), text)
+    error.facts = _facts(reply, message)
+    raise error
+
+
+def _facts(reply, message):
+    """The :class:`~nnbook.grading.judge.errors.ErrorFacts` the kernel sent with an exception (plain data,
+    checked; what does not fit is left out: it only feeds the learner's own feedback)."""
+    from ..judge.errors import ErrorFacts
+    line, code, arrays = reply.get("line", 0), reply.get("code", ""), reply.get("arrays", [])
+    if type(line) is not int or not isinstance(code, str):
+        line, code = 0, ""
+    found = []
+    if isinstance(arrays, list):
+        for item in arrays[:8]:
+            if (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str) and isinstance(item[2], str)
+                    and isinstance(item[1], list) and len(item[1]) <= 8
+                    and all(type(d) is int and 0 <= d < 2 ** 40 for d in item[1])):
+                found.append((item[0][:40], tuple(item[1]), item[2][:20]))
+    return ErrorFacts(str(reply.get("type", "Exception"))[:60], message, line if line > 0 else 0,
+                      reply.get("function", "")[:80] if line else "", code[:120], tuple(found))
 
 
 # ---------------------------------------------------------------------------------------------

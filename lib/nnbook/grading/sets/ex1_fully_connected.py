@@ -7,7 +7,8 @@ import numpy as np
 from ... import functional as F
 from ..judge.cases import away_from_zero, materialize, randn
 from ..judge.exercise import (CacheContract, Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference,
-                               forward_reference, numbered, register, register_set, with_big_case, with_gradcheck)
+                               dout_for, forward_reference, numbered, reference_out, register, register_set,
+                               with_big_case, with_gradcheck)
 
 # what the forwards' caches hold (stated in the exercise): the backwards are judged on these
 LINEAR_CACHE = CacheContract(("x", "W", "b"), lambda x, W, b: (x, W, b))
@@ -37,6 +38,21 @@ DW_SHAPE = Hint(
 BIAS_MISSING = Hint(
     "linear_bias_missing", "the bias b is missing: every output row gets b added",
     "out[n, m] = sum over d of x_flat[n, d] * W[d, m] + b[m]", "out = x_flat @ W + b", label="forgot the bias")
+BIAS_REPEATED = Hint(
+    "linear_bias_repeated", "the bias was added more than once: it belongs to the output once, not to every "
+    "term of the sum over d (is `+ b` inside the loop?)",
+    "out[n, m] = (sum over d of x_flat[n, d] * W[d, m]) + b[m]: b[m] outside the sum",
+    "for d in range(D):\n    out += x_flat[:, d:d + 1] * W[d]\nout += b   # after the loop",
+    label="added the bias inside the loop")
+DB_AXIS = Hint(
+    "linear_db_axis", "db was summed over the wrong axis: axis 0 runs over the examples of the batch, and "
+    "db has one entry per output unit, like b",
+    "db[m] = sum over n of dout[n, m]: shape (M,)", "db = dout.sum(axis=0)", label="db summed over the wrong axis")
+DX_TRANSPOSE = Hint(
+    "linear_dx_transpose", "the gradient flows back through W transposed: dout has one column per output "
+    "unit (M), W has one row per input number (D)",
+    "dx_flat[n, d] = sum over m of dout[n, m] * W[d, m], i.e. dout (N, M) times W transposed (M, D)",
+    "dx = (dout @ W.T).reshape(x.shape)", label="dx with W instead of its transpose")
 
 
 def _linear_specs(hidden):
@@ -60,18 +76,38 @@ def _linear_specs(hidden):
 
 
 def _linear_rules(case, problem):
-    if problem.output in ("out", "dx") and "multidim" in case.tags and problem.kind in ("exception", "shape"):
+    x, W = case.args[0], case.args[1]
+    N, M = x.shape[0], W.shape[1]
+    if problem.kind == "exception" and problem.facts is not None:
+        shapes = set(problem.facts.shapes().values())
+        if (N, M) in shapes and W.shape in shapes and "matmul" in problem.facts.message:
+            return DX_TRANSPOSE                  # dout @ W: (N, M) and (D, M)
+        if "multidim" in case.tags and any(len(s) > 2 for s in shapes):
+            return FLATTEN                       # x used as it came in
+        return None
+    if problem.output in ("out", "dx", "dW") and "multidim" in case.tags and problem.kind == "shape":
         return FLATTEN
-    if problem.output == "db" and problem.kind == "shape":
+    if problem.output == "db" and problem.kind == "shape" and getattr(problem.got, "shape", None) == (N, M):
         return DB_NOT_SUMMED
     if problem.output == "dW" and problem.kind == "shape":
         return DW_SHAPE
     return None
 
 
+def _linear_forward_alternatives(case, exp):
+    x, W, b = case.args
+    D = W.shape[0]
+    return [("out", exp["out"] - b, BIAS_MISSING), ("out", exp["out"] + (D - 1) * b, BIAS_REPEATED)]
+
+
 def _linear_backward_alternatives(case, exp):
-    N = case.args[0].shape[0]
-    return [("dW", exp["dW"].T, DW_TRANSPOSED), ("db", exp["db"] / N, DB_MEAN)]
+    x, W, b = case.args
+    N = x.shape[0]
+    dout = dout_for(case, reference_out(F.linear_forward, case))
+    alts = [("dW", exp["dW"].T, DW_TRANSPOSED), ("db", exp["db"] / N, DB_MEAN), ("db", dout.sum(axis=1), DB_AXIS)]
+    if W.shape[0] == W.shape[1]:
+        alts.append(("dx", (dout @ W).reshape(x.shape), DX_TRANSPOSE))
+    return alts
 
 
 register(Exercise(
@@ -79,7 +115,7 @@ register(Exercise(
     lambda base, hidden: numbered(base, _linear_specs(hidden)),
     forward_reference(F.linear_forward),
     rules=COMMON_RULES + (_linear_rules,),
-    alternatives=lambda case, exp: [("out", exp["out"] - case.args[2], BIAS_MISSING)],
+    alternatives=_linear_forward_alternatives,
     cache=LINEAR_CACHE,
 ))
 
@@ -143,8 +179,25 @@ RELU_KINK = Hint(
     "difference quotient of the forward gets these wrong)",
     "dx[k] = dout[k] if x[k] > 0 else 0, with x[k] = 0 counted as not positive", label="wrong at the kink")
 RELU_NEGATIVE = Hint(
-    "relu_negative_kept", "negative inputs must become 0", "out[k] = max(x[k], 0), element by element",
-    "out = np.maximum(x, 0)", label="kept negative values")
+    "relu_negative_kept", "negative inputs must become 0, and positive ones stay as they are",
+    "out[k] = max(x[k], 0), element by element", "out = np.maximum(x, 0)", label="kept negative values")
+RELU_MAX = Hint(
+    "relu_max_not_maximum", "np.max(x, 0) is a reduction: the largest value along axis 0, one number per "
+    "column. ReLU compares every entry with 0, which is what np.maximum does (element by element)",
+    "out[k] = max(x[k], 0) for every entry k: out has x's shape", "out = np.maximum(x, 0)",
+    label="np.max instead of np.maximum")
+RELU_GATE_ON_DOUT = Hint(
+    "relu_gate_on_dout", "the gate is decided by the sign of the forward's input x, not by the sign of dout: "
+    "where x was positive the gradient passes unchanged, whatever its sign",
+    "dx[k] = dout[k] where x[k] > 0, and 0 where x[k] <= 0", "dx = dout * (x > 0)", label="gated on dout's sign")
+RELU_FORGOT_DOUT = Hint(
+    "relu_forgot_dout", "the chain rule multiplies the local slope (1 or 0) by the upstream gradient dout; "
+    "the slope alone is not the gradient of the loss",
+    "dx[k] = dout[k] * (1 if x[k] > 0 else 0)", "dx = dout * (x > 0)", label="forgot to multiply by dout")
+RELU_TIMES_X = Hint(
+    "relu_backward_times_x", "the local derivative of ReLU is its slope, 1 where x > 0 and 0 elsewhere, "
+    "not its output max(x, 0)", "dx[k] = dout[k] * (1 if x[k] > 0 else 0)", "dx = dout * (x > 0)",
+    label="multiplied by the output instead of the slope")
 
 
 def _relu_backward_rules(case, problem):
@@ -159,11 +212,24 @@ def _relu_forward_rules(case, problem):
     return None
 
 
+def _relu_forward_alternatives(case, exp):
+    x = case.args[0]
+    return [("out", x.max(axis=0), RELU_MAX), ("out", np.abs(x), RELU_NEGATIVE)]
+
+
+def _relu_backward_alternatives(case, exp):
+    x = case.args[0]
+    dout = dout_for(case, x)
+    return [("dx", dout * (dout > 0), RELU_GATE_ON_DOUT), ("dx", (x > 0).astype(x.dtype), RELU_FORGOT_DOUT),
+            ("dx", dout * np.maximum(x, 0), RELU_TIMES_X)]
+
+
 register(Exercise(
     "relu_forward", "forward", ("out",),
     lambda base, hidden: numbered(base, _relu_specs(hidden)),
     forward_reference(F.relu_forward),
     rules=COMMON_RULES + (_relu_forward_rules,),
+    alternatives=_relu_forward_alternatives,
     cache=RELU_CACHE,
 ))
 
@@ -174,6 +240,7 @@ register(Exercise(
     backward_reference(F.relu_forward, F.relu_backward, ("dx",)),
     forward="relu_forward", grad_args=(0,), ref_forward=F.relu_forward,
     rules=COMMON_RULES + (_relu_backward_rules,),
+    alternatives=_relu_backward_alternatives,
     only_with={"kink": RELU_KINK},
     cache=RELU_CACHE,
 ))
@@ -195,10 +262,22 @@ def _softmax_specs(hidden):
 
 
 SOFTMAX_OVERFLOW = Hint(
-    "softmax_overflow", "np.exp overflows for large logits (exp(1000) is inf): shift each row first; "
-    "the softmax does not change when a constant is subtracted from a row (chapter 2, section 2.1.1)",
+    "softmax_overflow", "np.exp overflows for large logits (exp(1000) is inf), and a row shifted by another "
+    "row's maximum can underflow to all zeros: shift each row by its own maximum; the softmax does not "
+    "change when a constant is subtracted from a row (chapter 2, section 2.1.1)",
     "softmax(z) = softmax(z - max(z)) row by row; after the shift the largest exponent is exp(0) = 1",
-    "shifted = logits - logits.max(axis=1, keepdims=True)", label="no max-subtraction (overflow)")
+    "shifted = logits - logits.max(axis=1, keepdims=True)", label="no max-subtraction per row (overflow)")
+SOFTMAX_LOG_UNDERFLOW = Hint(
+    "softmax_log_underflow", "the log of a probability that underflowed: for large logits the right class's "
+    "probability can be smaller than the smallest float, so log(p) is -inf (or log(eps) if eps was added); "
+    "compute the log-probabilities directly from the shifted logits",
+    "log softmax(z)[k] = (z[k] - max z) - log(sum over j of exp(z[j] - max z)), which never takes the log of 0",
+    "logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))", label="log of an underflowed probability")
+SOFTMAX_LABELS = Hint(
+    "softmax_label_indexing", "one entry per example: example n's own class y[n]. Indexing with [:, y] picks "
+    "whole columns (every example's entries for every label in y)",
+    "loss = -(1/N) * sum over n of log p[n, y[n]]; dlogits[n, y[n]] gets the -1, the others do not",
+    "p[np.arange(N), y]   # pairs (n, y[n]), not p[:, y]", label="indexed whole columns with the labels")
 SOFTMAX_GRAD_SUM = Hint(
     "softmax_grad_not_divided", "the loss is the mean over the batch, so its gradient is divided by N too",
     "dlogits = (softmax(logits) - onehot(y)) / N", "dlogits /= N", label="gradient of the sum, not the mean")
@@ -216,7 +295,28 @@ def _softmax_rules(case, problem):
     # overflow shows as inf/NaN (or an exception) on the large-logit cases only
     if "large" in case.tags and problem.kind in ("nan", "exception"):
         return SOFTMAX_OVERFLOW
+    if "large" in case.tags and problem.output == "loss" and problem.kind == "values":
+        return SOFTMAX_LOG_UNDERFLOW
     return None
+
+
+def _by_columns(logits, y):
+    """The loss and gradient of a learner who indexes with ``[:, y]`` (whole columns)."""
+    N = logits.shape[0]
+    z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    d = np.exp(logp)
+    d[:, y] -= 1
+    return float(-logp[:, y].mean()), (d / N).astype(logits.dtype)
+
+
+def _softmax_alternatives(case, exp):
+    logits, y = case.args
+    N = logits.shape[0]
+    loss_cols, d_cols = _by_columns(logits, y)
+    return [("dlogits", exp["dlogits"] * N, SOFTMAX_GRAD_SUM), ("loss", exp["loss"] * N, SOFTMAX_LOSS_SUM),
+            ("dlogits", -exp["dlogits"], SOFTMAX_SIGN), ("loss", loss_cols, SOFTMAX_LABELS),
+            ("dlogits", d_cols, SOFTMAX_LABELS)]
 
 
 def _softmax_reference(case, learner_out=None):
@@ -249,10 +349,7 @@ register(Exercise(
     _softmax_cases,
     _softmax_reference,
     rules=COMMON_RULES + (_softmax_rules,),
-    alternatives=lambda case, exp: [
-        ("dlogits", exp["dlogits"] * case.args[0].shape[0], SOFTMAX_GRAD_SUM),
-        ("loss", exp["loss"] * case.args[0].shape[0], SOFTMAX_LOSS_SUM),
-        ("dlogits", -exp["dlogits"], SOFTMAX_SIGN)],
+    alternatives=_softmax_alternatives,
     gradcheck=_softmax_gradcheck,
 ))
 

@@ -137,7 +137,7 @@ def _judge(exercise_id):
     rule, keys = RULES[exercise_id], STATE[exercise_id]
 
     def judge(fn, forward, case):
-        from ..judge.errors import describe_exception
+        from ..judge.errors import exception_problem
         w, grads, config = materialize(case.args)
         ref_w, _, ref_config = materialize(case.args)
         n, trajectory = len(grads), []
@@ -148,7 +148,8 @@ def _judge(exercise_id):
             except NotImplementedError:
                 raise
             except (Exception, SystemExit) as exc:    # a learner's bug: report it with the step
-                return [Problem("exception", "call", f"step {step} of {n}: raised {describe_exception(exc)}")]
+                return [exception_problem(exc, [("w", w_before), ("dw", dw_before), ("config", config)],
+                                          {"next_w": w_before}, prefix=f"step {step} of {n}: ")]
             ref_w, ref_config = rule(ref_w, dw_before.copy(), ref_config)
             if not isinstance(result, tuple) or len(result) != 2 or not isinstance(result[1], dict):
                 got = (f"a tuple of {len(result)}" if isinstance(result, tuple) and len(result) != 2
@@ -236,10 +237,14 @@ def _variant_matches(variant, reference, case, problem, keys):
 
 
 def variant_rule(variants, reference, keys):
-    """A hint rule from ``(hint, variant_update)`` pairs; ``variant_update(w, dw, config)`` makes the
-    mistake. Only problems at the first failing step carry the learner's run."""
+    """A hint rule from ``(hint, variant_update)`` pairs (or a function that returns them, looked up at each
+    call); ``variant_update(w, dw, config)`` makes the
+    mistake. Only problems at the first failing step carry the learner's run; a problem with w or dw
+    changed in place is another mistake (the run may still be right)."""
     def rule(case, problem):
-        for hint, variant in variants:
+        if problem.kind not in ("values", "nan", "shape", "structure"):
+            return None
+        for hint, variant in (variants() if callable(variants) else variants):
             if _variant_matches(variant, reference, case, problem, keys):
                 return hint
         return None
@@ -297,6 +302,12 @@ HINT_MOMENTUM_SIGN = Hint(
     "grows, so the weights move against the velocity.",
     "v_t = mu * v_{t-1} + g_t (plus), w_t = w_{t-1} - lr * v_t (minus)",
     'next_w = w - config["lr"] * config["velocity"]')
+HINT_NESTEROV = Hint(
+    "momentum_nesterov",
+    "Your step is Nesterov's (it looks ahead with momentum * v + g); this exercise asks for plain momentum, "
+    "which steps with the velocity itself.",
+    "v_t = mu * v_{t-1} + g_t, then w_t = w_{t-1} - lr * v_t",
+    'next_w = w - config["lr"] * config["velocity"]')
 HINT_MOMENTUM_ORDER = Hint(
     "momentum_order",
     "You step with the old velocity and add the new gradient only afterwards (your first step does not "
@@ -304,41 +315,74 @@ HINT_MOMENTUM_ORDER = Hint(
     "v_t = mu * v_{t-1} + g_t, then w_t = w_{t-1} - lr * v_t (v_t, not v_{t-1})",
     'v = config["momentum"] * config["velocity"] + dw; next_w = w - config["lr"] * v')
 
+def _sgd_nesterov(w, dw, c):      # PyTorch's Nesterov: the step looks ahead along the new velocity
+    _defaults(c, lr=1e-2, momentum=0.9)
+    c["velocity"] = c["momentum"] * c.get("velocity", 0 * w) + dw
+    return w - c["lr"] * (dw + c["momentum"] * c["velocity"]), c
+
+
 SGD_VARIANTS = ((HINT_MOMENTUM_CONVENTION, _sgd_cs231n), (HINT_MOMENTUM_CONVENTION, _sgd_lr_in_velocity),
                 (HINT_MOMENTUM_SIGN, _sgd_uphill), (HINT_MOMENTUM_SIGN, _sgd_minus_gradient),
-                (HINT_MOMENTUM_ORDER, _sgd_old_velocity))
+                (HINT_MOMENTUM_ORDER, _sgd_old_velocity), (HINT_NESTEROV, _sgd_nesterov))
 
 
 # RMSProp
-def _rms(w, dw, c, inside=False, swapped=False):
+def _rms(w, dw, c, inside=False, swapped=False, square=True, average=True, root=True):
     _defaults(c, lr=1e-2, alpha=0.99, eps=1e-8)
     a = c["alpha"]
-    s = c.get("cache", 0 * w)
-    c["cache"] = (1 - a) * s + a * dw * dw if swapped else a * s + (1 - a) * dw * dw
-    denom = np.sqrt(c["cache"] + c["eps"]) if inside else np.sqrt(c["cache"]) + c["eps"]
+    r = c.get("cache", 0 * w)
+    g2 = dw * dw if square else dw
+    if not average:
+        c["cache"] = r + g2
+    else:
+        c["cache"] = (1 - a) * r + a * g2 if swapped else a * r + (1 - a) * g2
+    rms = np.sqrt(c["cache"]) if root else c["cache"]
+    denom = np.sqrt(c["cache"] + c["eps"]) if inside else rms + c["eps"]
     return w - c["lr"] * dw / denom, c
 
 
 HINT_RMS_EPS = Hint(
     "rmsprop_eps_inside_sqrt",
     "eps belongs outside the square root (as in PyTorch): it only keeps the division safe when the "
-    "average is near zero; inside the root it changes the step whenever gradients are small.",
-    "w_t = w_{t-1} - lr * g_t / (sqrt(s_t) + eps)",
-    'next_w = w - config["lr"] * dw / (np.sqrt(cache) + config["eps"])')
+    "average r is near zero; inside the root it changes the step whenever gradients are small.",
+    "w_t = w_{t-1} - lr * g_t / (sqrt(r_t) + eps)",
+    'next_w = w - config["lr"] * dw / (np.sqrt(r) + config["eps"])   # r = config["cache"]')
 HINT_RMS_DECAY = Hint(
     "rmsprop_decay_swapped",
-    "The decay rate alpha weighs the old average, and (1 - alpha) the new squared gradient: with "
+    "The decay rate alpha weighs the old average r, and (1 - alpha) the new squared gradient: with "
     "alpha = 0.99 the average changes slowly. Yours gives the new gradient the large weight.",
-    "s_t = alpha * s_{t-1} + (1 - alpha) * g_t**2",
-    'cache = config["alpha"] * cache + (1 - config["alpha"]) * dw**2')
+    "r_t = alpha * r_{t-1} + (1 - alpha) * g_t**2",
+    'r = config["alpha"] * r + (1 - config["alpha"]) * dw**2; config["cache"] = r')
+HINT_RMS_SQUARE = Hint(
+    "rmsprop_not_squared",
+    "RMSProp averages the squared gradients, element by element: r measures how large the recent gradients "
+    "were, whatever their sign. An average of the gradients themselves can be negative, and its root is NaN.",
+    "r_t = alpha * r_{t-1} + (1 - alpha) * g_t**2",
+    'r = config["alpha"] * r + (1 - config["alpha"]) * dw**2')
+HINT_RMS_SUM = Hint(
+    "rmsprop_sum_not_average",
+    "That is AdaGrad: r sums every squared gradient, so the steps keep shrinking. RMSProp's r is a running "
+    "average that forgets: the old r is weighed by alpha and the new squared gradient by (1 - alpha).",
+    "r_t = alpha * r_{t-1} + (1 - alpha) * g_t**2 (AdaGrad: r_t = r_{t-1} + g_t**2)",
+    'r = config["alpha"] * r + (1 - config["alpha"]) * dw**2')
+HINT_RMS_ROOT = Hint(
+    "rmsprop_no_sqrt",
+    "The step divides by the root of the mean square (RMS) of the recent gradients, a number in gradient units: "
+    "the square root is missing.",
+    "w_t = w_{t-1} - lr * g_t / (sqrt(r_t) + eps)",
+    'next_w = w - config["lr"] * dw / (np.sqrt(r) + config["eps"])')
 
 RMSPROP_VARIANTS = ((HINT_RMS_EPS, lambda w, dw, c: _rms(w, dw, c, inside=True)),
                     (HINT_RMS_DECAY, lambda w, dw, c: _rms(w, dw, c, swapped=True)),
-                    (HINT_RMS_DECAY, lambda w, dw, c: _rms(w, dw, c, inside=True, swapped=True)))
+                    (HINT_RMS_DECAY, lambda w, dw, c: _rms(w, dw, c, inside=True, swapped=True)),
+                    (HINT_RMS_SQUARE, lambda w, dw, c: _rms(w, dw, c, square=False)),
+                    (HINT_RMS_SUM, lambda w, dw, c: _rms(w, dw, c, average=False)),
+                    (HINT_RMS_ROOT, lambda w, dw, c: _rms(w, dw, c, root=False)))
 
 
 # Adam
-def _adam(w, dw, c, correct=(True, True), t_start=0, increment_first=True, inside=False, swap=(False, False)):
+def _adam(w, dw, c, correct=(True, True), t_start=0, increment_first=True, inside=False, swap=(False, False),
+          store_corrected=False):
     """A configurable Adam. The reference is ``t_start=0, increment_first=True``: t counts the steps
     taken, this one included. The step-count mistakes start t at 1, or use t before adding 1."""
     _defaults(c, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)
@@ -350,7 +394,7 @@ def _adam(w, dw, c, correct=(True, True), t_start=0, increment_first=True, insid
     m_hat = m / (1 - b1 ** t) if correct[0] else m
     v_hat = v / (1 - b2 ** t) if correct[1] else v
     denom = np.sqrt(v_hat + c["eps"]) if inside else np.sqrt(v_hat) + c["eps"]
-    c.update(m=m, v=v, t=t if increment_first else t + 1)
+    c.update(m=m_hat if store_corrected else m, v=v_hat if store_corrected else v, t=t if increment_first else t + 1)
     return w - c["lr"] * m_hat / denom, c
 
 
@@ -383,15 +427,23 @@ HINT_ADAM_EPS = Hint(
 HINT_ADAM_DECAY = Hint(
     "adam_decay_swapped",
     "beta1 and beta2 weigh the old averages, (1 - beta) the new gradient: with beta1 = 0.9 the average "
-    "changes slowly. One of your moving averages gives the new gradient the large weight.",
+    "changes slowly. One of your running averages gives the new gradient the large weight.",
     "m_t = beta1 * m_{t-1} + (1 - beta1) * g_t, v_t = beta2 * v_{t-1} + (1 - beta2) * g_t**2",
     'm = config["beta1"] * m + (1 - config["beta1"]) * dw')
+
+HINT_ADAM_STORED = Hint(
+    "adam_stored_corrected",
+    "config keeps the running averages m and v before bias correction: the correction is for this step's "
+    "use only. Stored corrected, they are corrected again at the next step.",
+    "m_t = beta1 * m_{t-1} + (1 - beta1) * g_t is what is kept; m_hat = m_t / (1 - beta1**t) is only used",
+    'config["m"], config["v"] = m, v   # not m_hat, v_hat')
 
 ADAM_VARIANTS = tuple(
     [(HINT_ADAM_BIAS, _adam_variant(correct=c)) for c in ((False, False), (True, False), (False, True))]
     + [(HINT_ADAM_STEP, _adam_variant(t_start=s, increment_first=f)) for s, f in ((0, False), (1, True), (1, False))]
     + [(HINT_ADAM_EPS, _adam_variant(inside=True))]
-    + [(HINT_ADAM_DECAY, _adam_variant(swap=sw)) for sw in ((True, True), (True, False), (False, True))])
+    + [(HINT_ADAM_DECAY, _adam_variant(swap=sw)) for sw in ((True, True), (True, False), (False, True))]
+    + [(HINT_ADAM_STORED, _adam_variant(store_corrected=True))])
 
 HINT_INPLACE = Hint(
     "optimizer_inplace",
@@ -401,8 +453,34 @@ HINT_INPLACE = Hint(
     'next_w = w - config["lr"] * step   # not w -= ...')
 
 
+HINT_STATE = Hint(
+    "optimizer_state_not_stored",
+    "The state is what the rule remembers from one step to the next: it must be written back into config, "
+    "under the name the exercise gives, or the next step starts from zero again.",
+    "step t reads the state left by step t - 1 and leaves its own for step t + 1",
+    'config["velocity"] = v   # (RMSProp: config["cache"] = r; Adam: m, v and t)')
+
+
 def _inplace_rule(case, problem):
     return HINT_INPLACE if problem.kind == "inplace" else None
+
+
+def _state_rule(keys):
+    names = {f"config[{k!r}]": k for k in keys}
+
+    def rule(case, problem):
+        if problem.output not in names:
+            return None
+        if problem.kind == "structure":
+            return HINT_STATE
+        traj = getattr(problem, "trajectory", None)
+        if problem.kind == "values" and traj:        # the state left as it was before this step
+            key = names[problem.output]
+            before = traj[-2][1].get(key) if len(traj) > 1 else (materialize(case.args)[2] or {}).get(key)
+            if before is not None and _agree(before, problem.got, factor=1):
+                return HINT_STATE
+        return None
+    return rule
 
 
 VARIANTS = {"sgd_momentum": SGD_VARIANTS, "rmsprop": RMSPROP_VARIANTS, "adam": ADAM_VARIANTS}
@@ -415,7 +493,7 @@ def _cases(exercise_id):
 for _id in ("sgd_momentum", "rmsprop", "adam"):
     register(Exercise(
         _id, "function", ("next_w", "config"), _cases(_id), _reference(_id),
-        rules=(dtype_rule, _inplace_rule, variant_rule(VARIANTS[_id], RULES[_id], STATE[_id])),
+        rules=(dtype_rule, _inplace_rule, _state_rule(STATE[_id]), variant_rule(lambda i=_id: VARIANTS[i], RULES[_id], STATE[_id])),
         judge=_judge(_id),
     ))
 

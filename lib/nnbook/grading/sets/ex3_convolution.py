@@ -35,6 +35,16 @@ KERNEL_FLIPPED = Hint(
     "conv_kernel_flipped", "you flipped the kernel: nnbook, like PyTorch, computes a cross-correlation "
     "and uses W as it is", "out[n, f, i, j] = b[f] + sum of W[f, c, u, v] * xpad[n, c, i*stride + u, j*stride + v]"
     " (u, v count forward, not backward)", label="flipped the kernel")
+WINDOW_START = Hint(
+    "conv_window_start", "every window starts at (i, j), but with a stride the window of output (i, j) starts "
+    "`stride` pixels further for each step: at row i*stride, column j*stride",
+    "out[n, f, i, j] = b[f] + sum over c, u, v of W[f, c, u, v] * xpad[n, c, i*stride + u, j*stride + v]",
+    "xpad[:, :, i*stride:i*stride + kh, j*stride:j*stride + kw]", label="windows not moved by the stride")
+SUMMED_OVER_BATCH = Hint(
+    "conv_summed_over_batch", "every example of the batch has its own output: the sum runs over the channels "
+    "and the kernel's positions only, not over the examples (np.sum without axis= adds up everything)",
+    "out[n, f, i, j] = b[f] + sum over c, u, v (not over n) of W[f, c, u, v] * xpad[n, c, i*stride + u, j*stride + v]",
+    "np.sum(window * W[f], axis=(1, 2, 3))   # one number per example", label="summed over the batch")
 ONLY_STRIDE = Hint(
     "fails_only_with_stride", "fails only with stride > 1: check where each window starts",
     "window (i, j) starts at input row i*stride, column j*stride", label="fails only with stride")
@@ -87,19 +97,22 @@ def _conv_size(case):
     return [(n + 2 * p - k) // s + 1 for n, k in zip(x.shape[2:], W.shape[2:])], s, p
 
 
+def _window_ran_off(case, problem):
+    """An exception on a line with a window smaller than the kernel: it ran off the unpadded input."""
+    x, W = case.args[0], case.args[1]
+    kh, kw = W.shape[2:]
+    return problem.kind == "exception" and problem.facts is not None and any(
+        len(shape) == 4 and shape[:2] == x.shape[:2] and (shape[2] < kh or shape[3] < kw)
+        for shape in problem.facts.shapes().values())
+
+
 def _conv_forward_rules(case, problem):
+    if case.kwargs["padding"] > 0 and _window_ran_off(case, problem):
+        return PADDING_IGNORED
     if problem.output != "out" or problem.kind != "shape" or getattr(problem.got, "ndim", 0) != 4:
         return None
     (Ho, Wo), s, p = _conv_size(case)
-    got = problem.got.shape[2:]
-    x, W = case.args[0], case.args[1]
-    no_stride = [n + 2 * p - k + 1 for n, k in zip(x.shape[2:], W.shape[2:])]
-    if s > 1 and list(got) == no_stride:
-        return STRIDE_IGNORED
-    no_pad = [(n - k) // s + 1 for n, k in zip(x.shape[2:], W.shape[2:])]
-    if p > 0 and list(got) == no_pad:
-        return PADDING_IGNORED
-    if any(abs(g - e) == 1 for g, e in zip(got, (Ho, Wo))):
+    if any(abs(g - e) == 1 for g, e in zip(problem.got.shape[2:], (Ho, Wo))):
         return OFF_BY_ONE
     return None
 
@@ -111,11 +124,23 @@ def _conv_stride_geometry(case):
     return s > 1, [(N, F_) + tuple(n + 2 * p - k + 1 for n, k in zip(x.shape[2:], W.shape[2:]))]
 
 
+def _conv_padding_geometry(case):
+    x, W = case.args[0], case.args[1]
+    s, p = case.kwargs["stride"], case.kwargs["padding"]
+    N, F_ = x.shape[0], W.shape[0]
+    return p > 0, [(N, F_) + tuple((n - k) // s + 1 for n, k in zip(x.shape[2:], W.shape[2:]))]
+
+
 def _conv_forward_alternatives(case, exp):
     x, W, b = case.args
     s, p = case.kwargs["stride"], case.kwargs["padding"]
+    Ho, Wo = exp["out"].shape[2:]
     alts = [("out", exp["out"] - b[:, None, None], BIAS_MISSING),
-            ("out", F.conv2d_forward(x, W[:, :, ::-1, ::-1].copy(), b, s, p)[0], KERNEL_FLIPPED)]
+            ("out", F.conv2d_forward(x, W[:, :, ::-1, ::-1].copy(), b, s, p)[0], KERNEL_FLIPPED),
+            ("out", np.broadcast_to((exp["out"] - b[:, None, None]).sum(axis=0) + b[:, None, None],
+                                    exp["out"].shape), SUMMED_OVER_BATCH)]
+    if s > 1:
+        alts.append(("out", F.conv2d_forward(x, W, b, 1, p)[0][:, :, :Ho, :Wo], WINDOW_START))
     return alts
 
 
@@ -125,7 +150,8 @@ register(Exercise(
     forward_reference(F.conv2d_forward),
     rules=COMMON_RULES + (_conv_forward_rules,),
     alternatives=_conv_forward_alternatives,
-    detectors=(lambda results: stride_ignored(results, STRIDE_IGNORED, _conv_stride_geometry),),
+    detectors=(lambda results: stride_ignored(results, STRIDE_IGNORED, _conv_stride_geometry),
+               lambda results: stride_ignored(results, PADDING_IGNORED, _conv_padding_geometry)),
     only_with={"stride": ONLY_STRIDE, "padding": ONLY_PADDING},
     cache=CONV_CACHE,
 ))
@@ -154,6 +180,22 @@ NOT_CROPPED = Hint(
 DW_SHAPE = Hint("conv_dW_shape", "dW has W's shape (F, C, kh, kw): a gradient has the shape of its parameter",
                 "dW[f, c, u, v] = sum over n, i, j of dout[n, f, i, j] * xpad[n, c, i*stride + u, j*stride + v]",
                 label="dW of the wrong shape", fallback=True)
+FLIPPED_BACK = Hint(
+    "conv_backward_flipped_kernel", "the kernel is flipped on the way back: this loop sends each output's "
+    "gradient back to the very window that produced it, weighted by W as it is; the flipped kernel belongs to "
+    "another way of writing the same thing (dx as a full convolution of dout), not to this one",
+    "dxpad[n, c, i*stride + u, j*stride + v] += W[f, c, u, v] * dout[n, f, i, j] (the same u, v on both sides)",
+    "dxpad[:, :, rows, cols] += g * W[f]   # W as it is", label="flipped the kernel in backward")
+DW_NOT_ACCUMULATED = Hint(
+    "conv_dW_not_accumulated", "every output position uses the whole kernel, so dW collects a contribution from "
+    "every window: `=` keeps only the last one",
+    "dW[f, c, u, v] = sum over n, i, j of dout[n, f, i, j] * xpad[n, c, i*stride + u, j*stride + v]",
+    "dW[f] += ...   # +=, not =", label="dW not accumulated over the windows")
+BACK_WINDOW_START = Hint(
+    "conv_backward_stride", "the windows do not move by the stride: output (i, j) was computed from the window "
+    "starting at row i*stride, column j*stride, and its gradient goes back to that window",
+    "rows i*stride : i*stride + kh and columns j*stride : j*stride + kw of dxpad (and of xpad, for dW)",
+    "rows = slice(i * stride, i * stride + kh)", label="windows not moved by the stride (backward)")
 BACK_ONLY_STRIDE = Hint(
     "fails_only_with_stride", "fails only with stride > 1: output pixel (i, j) saw the input window starting "
     "at (i*stride, j*stride); its gradient goes back there", "rows i*stride : i*stride + kh, columns "
@@ -198,13 +240,40 @@ def _overwritten_dx(case, per_filter):
     return dxpad[:, :, p:p + x.shape[2], p:p + x.shape[3]]
 
 
+def _loop_backward(case, step=None, flip=False, dW_last=False):
+    """dx and dW of the loop over output positions, with one of its classic slips: ``step`` (windows moved
+    by this instead of the stride), ``flip`` (the kernel flipped on the way back), ``dW_last`` (dW assigned,
+    not accumulated: the last window wins)."""
+    x, W, b = materialize(case.args)
+    s, p = case.kwargs["stride"], case.kwargs["padding"]
+    dout = dout_for(case, F.conv2d_forward(x, W, b, s, p)[0])
+    step = s if step is None else step
+    kh, kw = W.shape[2:]
+    Wb = W[:, :, ::-1, ::-1] if flip else W
+    xpad = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    dxpad, dW = np.zeros_like(xpad), np.zeros_like(W)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            win = (slice(None), slice(None), slice(i * step, i * step + kh), slice(j * step, j * step + kw))
+            part = np.tensordot(dout[:, :, i, j], xpad[win], axes=([0], [0]))
+            dW = part if dW_last else dW + part
+            dxpad[win] += np.tensordot(dout[:, :, i, j], Wb, axes=([1], [0]))
+    return dxpad[:, :, p:p + x.shape[2], p:p + x.shape[3]], dW
+
+
 def _conv_backward_alternatives(case, exp):
     N = case.args[0].shape[0]
     x, W = case.args[0], case.args[1]
     s, p = case.kwargs["stride"], case.kwargs["padding"]
     Ho, Wo = [(n + 2 * p - k) // s + 1 for n, k in zip(x.shape[2:], W.shape[2:])]
-    return [("dx", _overwritten_dx(case, False), OVERWRITES), ("dx", _overwritten_dx(case, True), OVERWRITES),
-            ("db", exp["db"] / N, DB_MEAN), ("db", exp["db"] / (N * Ho * Wo), DB_MEAN)]
+    alts = [("dx", _overwritten_dx(case, False), OVERWRITES), ("dx", _overwritten_dx(case, True), OVERWRITES),
+            ("db", exp["db"] / N, DB_MEAN), ("db", exp["db"] / (N * Ho * Wo), DB_MEAN),
+            ("dx", _loop_backward(case, flip=True)[0], FLIPPED_BACK),
+            ("dW", _loop_backward(case, dW_last=True)[1], DW_NOT_ACCUMULATED)]
+    if s > 1:
+        dx, dW = _loop_backward(case, step=1)
+        alts += [("dx", dx, BACK_WINDOW_START), ("dW", dW, BACK_WINDOW_START)]
+    return alts
 
 
 def _conv_backward_cases(base, hidden):

@@ -53,6 +53,36 @@ AVG_SCALE = Hint(
     "avgpool_backward_not_scaled", "each of the k*k inputs of a window counted 1/(k*k) in the mean, so each "
     "gets that share of the window's gradient", "dx gets dout[n, c, i, j] / (k*k) on every position of window (i, j)",
     "dx[:, :, rows, cols] += dout[:, :, i, j, None, None] / (k * k)", label="forgot the 1/(k*k)")
+WINDOW_START = Hint(
+    "pool_window_start", "every window starts at (i, j): with a stride s the window of output (i, j) starts "
+    "at row i*s, column j*s (s = kernel_size when stride is None)",
+    "window (i, j) covers rows i*s : i*s + k and columns j*s : j*s + k",
+    "x[:, :, i*s:i*s + k, j*s:j*s + k]", label="windows not moved by the stride")
+REDUCE_AXES = Hint(
+    "pool_reduce_axes", "pooling is per example and per channel: each window's max (or mean) is taken over its "
+    "k x k positions only, not over the batch and the channels (max() or mean() without axis= takes everything)",
+    "out[n, c, i, j] = max (or mean) over u, v of x[n, c, i*s + u, j*s + v]",
+    "window.max(axis=(2, 3))   # the window's two spatial axes", label="reduced over the batch and channels too")
+AVG_DIVISOR = Hint(
+    "avgpool_divisor", "a mean divides the window's sum by the number of values in it, k*k for a k x k window",
+    "out[n, c, i, j] = (1 / k^2) * sum over u, v of x[n, c, i*s + u, j*s + v]",
+    "window.sum(axis=(2, 3)) / (k * k)   # or window.mean(axis=(2, 3))", label="wrong divisor for the mean")
+FORGOT_DOUT = Hint(
+    "maxpool_backward_forgot_dout", "the window's maximum receives the window's upstream gradient dout[n, c, i, j] "
+    "(the chain rule), not 1: the local slope 1 multiplies dout",
+    "dx[n, c, position of the max] += dout[n, c, i, j]", label="sent 1 instead of dout")
+LAST_TIE = Hint(
+    "maxpool_backward_last_tie", "when several entries of a window tie for the maximum, the first one (in "
+    "row-major order) gets the gradient, as np.argmax picks it; yours goes to the last (a comparison with >= "
+    "keeps replacing the best)", "the position of np.argmax of the flattened window gets dout[n, c, i, j]",
+    "u, v = np.unravel_index(np.argmax(window), window.shape)   # the first maximum",
+    label="sent the gradient to the last tied maximum")
+POOL_BROADCAST = Hint(
+    "pool_backward_broadcast", "dout[:, :, i, j] has shape (N, C); to spread it over the window's k x k "
+    "positions it needs two more axes at the end, or NumPy lines (N, C) up with the window's last two axes "
+    "(an error, or wrong values when the sizes happen to fit)",
+    "the window's slice of dx has shape (N, C, k, k); dout[:, :, i, j] must become (N, C, 1, 1)",
+    "dout[:, :, i, j][:, :, None, None]", label="did not add the window axes to dout")
 ONLY_STRIDE = Hint(
     "fails_only_with_stride", "fails only when stride != kernel_size: check where each window starts",
     "window (i, j) starts at (i*stride, j*stride)", label="fails only with stride")
@@ -127,12 +157,20 @@ def _pool_windows(case):
                   for i in range(Ho) for j in range(Wo)]
 
 
-def _max_backward_variant(case, exp, rule):
-    """dx of a max-pool backward that handles ties (``"all"``: every tied maximum gets dout;
-    ``"split"``: they share it) or overlaps (``"overwrite"``: ``=`` instead of ``+=``) its own way."""
+def _step1_windows(case):
+    """The windows of a loop that ignores the stride: (i, j) starts at (i, j), for the right Ho x Wo."""
     x, k, windows = _pool_windows(case)
+    return x, k, [(i, j, (slice(None), slice(None), slice(i, i + k), slice(j, j + k))) for i, j, _ in windows]
+
+
+def _max_backward_variant(case, exp, rule, step1=False, scale=None):
+    """dx of a max-pool backward that handles ties (``"all"``: every tied maximum gets dout;
+    ``"split"``: they share it; ``"last"``: the last one gets it; ``"first"``: right) or overlaps
+    (``"overwrite"``: ``=`` instead of ``+=``) its own way; ``step1``: windows not moved by the stride;
+    ``scale``: what the maximum gets instead of dout (1: forgot dout)."""
+    x, k, windows = _step1_windows(case) if step1 else _pool_windows(case)
     out, _ = F.maxpool2d_forward(x, k, case.kwargs["stride"])
-    dout = dout_for(case, out)
+    dout = dout_for(case, out) if scale is None else np.full(out.shape, scale, dtype=x.dtype)
     dx = np.zeros_like(x)
     for i, j, win in windows:
         w = x[win]
@@ -142,6 +180,12 @@ def _max_backward_variant(case, exp, rule):
             dx[win] += is_max * g
         elif rule == "split":
             dx[win] += is_max * g / is_max.sum(axis=(2, 3), keepdims=True)
+        elif rule in ("first", "last"):
+            flat = w.reshape(w.shape[0], w.shape[1], -1)
+            pick = flat.argmax(axis=2) if rule == "first" else flat.shape[2] - 1 - flat[:, :, ::-1].argmax(axis=2)
+            one = np.zeros_like(flat)
+            np.put_along_axis(one, pick[:, :, None], 1, axis=2)
+            dx[win] += one.reshape(w.shape) * g
         else:
             flat = w.reshape(w.shape[0], w.shape[1], -1)
             first = np.zeros_like(flat)
@@ -151,30 +195,70 @@ def _max_backward_variant(case, exp, rule):
 
 
 def _max_backward_alternatives(case, exp):
-    alts = []
+    alts = [("dx", _max_backward_variant(case, exp, "first", scale=1), FORGOT_DOUT)]
     if "ties" in case.tags:
         alts += [("dx", _max_backward_variant(case, exp, "all"), ALL_TIES),
-                 ("dx", _max_backward_variant(case, exp, "split"), SPLIT_TIES)]
+                 ("dx", _max_backward_variant(case, exp, "split"), SPLIT_TIES),
+                 ("dx", _max_backward_variant(case, exp, "last"), LAST_TIE)]
     if "overlap" in case.tags:
         alts.append(("dx", _max_backward_variant(case, exp, "overwrite"), OVERWRITES))
+    if _stride(case) != 1:
+        alts.append(("dx", _max_backward_variant(case, exp, "first", step1=True), WINDOW_START))
     return alts
 
 
-def _avg_overwritten(case):
-    x, k, windows = _pool_windows(case)
+def _stride(case):
+    return case.kwargs["stride"] or case.args[1]
+
+
+def _pool_forward_alternatives(reduce, ref_forward):
+    def alternatives(case, exp):
+        x, k = case.args
+        out = exp["out"]
+        Ho, Wo = out.shape[2:]
+        whole = getattr(out, reduce)(axis=(0, 1), keepdims=True) if reduce == "max" else None
+        if reduce == "mean":          # the mean over the batch and channels of each window
+            whole = out.mean(axis=(0, 1), keepdims=True)
+        alts = [("out", np.broadcast_to(whole, out.shape), REDUCE_AXES)]
+        if _stride(case) != 1:
+            alts.append(("out", ref_forward(x, k, 1)[0][:, :, :Ho, :Wo], WINDOW_START))
+        if reduce == "mean":
+            alts += [("out", out * (k * k), AVG_DIVISOR), ("out", out * k, AVG_DIVISOR)]
+        return alts
+    return alternatives
+
+
+def _avg_backward_variant(case, overwrite=False, step1=False, unspread=False):
+    """dx of an average-pool backward loop: ``overwrite`` (``=`` instead of ``+=``), ``step1`` (windows not
+    moved by the stride), ``unspread`` (dout[:, :, i, j] of shape (N, C) lined up with the window's last two
+    axes; None when NumPy refuses)."""
+    x, k, windows = _step1_windows(case) if step1 else _pool_windows(case)
     dout = dout_for(case, F.avgpool2d_forward(x, k, case.kwargs["stride"])[0])
     dx = np.zeros_like(x)
     for i, j, win in windows:
-        dx[win] = dout[:, :, i, j, None, None] / (k * k)
+        g = dout[:, :, i, j] if unspread else dout[:, :, i, j, None, None]
+        try:
+            if overwrite:
+                dx[win] = g / (k * k)
+            else:
+                dx[win] += g / (k * k)
+        except ValueError:
+            return None
     return dx
 
 
-OVERWRITES_GUESS = replace(OVERWRITES, fallback=True)   # wrong values on an overlapping case: a guess
+def _avg_overwritten(case):
+    return _avg_backward_variant(case, overwrite=True)
+
+
+OVERWRITES_GUESS = replace(OVERWRITES, fallback=True)   # fails only on the overlapping cases: a guess
 
 
 def _pool_backward_rules(case, problem):
-    if problem.output == "dx" and problem.kind == "values" and "overlap" in case.tags:
-        return OVERWRITES_GUESS
+    if problem.kind == "exception" and problem.facts is not None and "broadcast" in problem.facts.message:
+        N, C = case.args[0].shape[:2]
+        if (N, C) in list(problem.facts.shapes().values()) + problem.facts.message_shapes():
+            return POOL_BROADCAST
     return None
 
 
@@ -198,6 +282,7 @@ register(Exercise(
     lambda base, hidden: numbered(base, _pool_specs(hidden)),
     forward_reference(F.maxpool2d_forward),
     rules=COMMON_RULES + (_pool_forward_rules,),
+    alternatives=_pool_forward_alternatives("max", F.maxpool2d_forward),
     detectors=_pool_detectors(),
     only_with={"stride": ONLY_STRIDE},
     cache=POOL_CACHE,
@@ -210,7 +295,7 @@ register(Exercise(
     forward="maxpool2d_forward", grad_args=(0,), ref_forward=F.maxpool2d_forward,
     rules=COMMON_RULES + (_pool_backward_rules,),
     alternatives=_max_backward_alternatives,
-    only_with={"stride": ONLY_STRIDE},
+    only_with={"stride": ONLY_STRIDE, "overlap": OVERWRITES_GUESS},
     cache=POOL_CACHE,
 ))
 
@@ -219,6 +304,7 @@ register(Exercise(
     lambda base, hidden: numbered(base, _pool_specs(hidden)),
     forward_reference(F.avgpool2d_forward),
     rules=COMMON_RULES + (_pool_forward_rules,),
+    alternatives=_pool_forward_alternatives("mean", F.avgpool2d_forward),
     detectors=_pool_detectors(),
     only_with={"stride": ONLY_STRIDE},
     cache=POOL_CACHE,
@@ -227,10 +313,13 @@ register(Exercise(
 
 def _avg_backward_alternatives(case, exp):
     k = case.args[1]
-    alts = [("dx", exp["dx"] * k * k, AVG_SCALE)]
+    alts = [("dx", exp["dx"] * k * k, AVG_SCALE), ("dx", exp["dx"] * k, AVG_SCALE),
+            ("dx", _avg_backward_variant(case, unspread=True), POOL_BROADCAST)]
     if "overlap" in case.tags:
         alts.append(("dx", _avg_overwritten(case), OVERWRITES))
-    return alts
+    if _stride(case) != 1:
+        alts.append(("dx", _avg_backward_variant(case, step1=True), WINDOW_START))
+    return [a for a in alts if a[1] is not None]
 
 
 register(Exercise(
@@ -240,7 +329,7 @@ register(Exercise(
     forward="avgpool2d_forward", grad_args=(0,), ref_forward=F.avgpool2d_forward,
     rules=COMMON_RULES + (_pool_backward_rules,),
     alternatives=_avg_backward_alternatives,
-    only_with={"stride": ONLY_STRIDE},
+    only_with={"stride": ONLY_STRIDE, "overlap": OVERWRITES_GUESS},
     cache=POOL_CACHE,
 ))
 

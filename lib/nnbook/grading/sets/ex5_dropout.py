@@ -2,12 +2,14 @@
 
 Cases, references, hint rules and what answers may not use. See :mod:`nnbook.grading.judge.exercise`.
 """
+from dataclasses import replace
+
 import numpy as np
 
 from ... import functional as F
 from ..judge.cases import Rng, away_from_zero
 from ..judge.exercise import (CacheContract, Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference,
-                               forward_reference, numbered, register, register_set, with_gradcheck)
+                               dout_for, forward_reference, numbered, register, register_set, with_gradcheck)
 
 
 def _mask(x, p, training=True, rng=None):
@@ -39,6 +41,23 @@ MASK_DRAW = Hint(
     "dropout_mask_draw", "draw the mask from the rng you are given, in one call, so the same seed gives "
     "the same mask", "one uniform number per unit, from rng.random with x's shape; keep the units whose "
     "number is >= p", "keep = rng.random(x.shape) >= p", label="mask drawn differently", fallback=True)
+MASK_DRAW_EXACT = replace(MASK_DRAW, fallback=False)    # the output equals a mask drawn another way
+BACKWARD_EVAL = Hint(
+    "dropout_backward_eval", "in eval mode the forward multiplied by nothing and its cache is None: the gradient "
+    "passes unchanged (a copy of dout)", "cache None: dx = dout; otherwise dx = dout * mask",
+    "if mask is None:\n    return dout.copy()", label="eval mode (cache None) not handled")
+BACKWARD_FORGOT_DOUT = Hint(
+    "dropout_backward_forgot_dout", "the chain rule multiplies the upstream gradient dout by the local slope, "
+    "here the mask: the mask alone is not the gradient of the loss", "dx = dout * mask",
+    label="returned the mask without dout")
+BACKWARD_IGNORES_MASK = Hint(
+    "dropout_backward_ignores_mask", "a dropped unit did not reach the output, so no gradient comes back to it, "
+    "and a kept one was scaled by 1/(1 - p): dx is dout times the same mask", "dx = dout * mask (mask = keep / (1 - p))",
+    label="ignored the mask")
+BACKWARD_UNSCALED = Hint(
+    "dropout_backward_unscaled", "the forward multiplied a kept unit by 1/(1 - p), so its gradient is scaled by "
+    "the same factor: multiply by the cached mask itself, not by whether it is nonzero",
+    "dx = dout * mask, with mask = keep / (1 - p) as cached", label="dropped the 1/(1-p) in backward")
 BACKWARD_MASK = Hint(
     "dropout_backward_mask", "backward multiplies dout by exactly what forward multiplied x by: the scaled "
     "mask, which is the cache; in eval mode (the cache is None) the gradient passes unchanged",
@@ -68,14 +87,36 @@ def _dropout_alternatives(case, exp):
     if p == 0:
         return []
     r = np.random.default_rng(case.kwargs["rng"].seed).random(x.shape)
+    shared = np.random.default_rng(case.kwargs["rng"].seed).random(x.shape[1:])   # one mask for the batch
     dt = x.dtype
     return [("out", x * (r >= p).astype(dt), NOT_INVERTED),
             ("out", x * (r < p).astype(dt) / dt.type(p), P_IS_DROP),
             ("out", x * (r < p).astype(dt), P_IS_DROP),
-            ("out", x * (r < 1 - p).astype(dt) / dt.type(1 - p), MASK_DRAW)]
+            ("out", x * (r < 1 - p).astype(dt) / dt.type(1 - p), MASK_DRAW_EXACT),
+            ("out", x * (shared >= p).astype(dt) / dt.type(1 - p), MASK_DRAW_EXACT)]
+
+
+def _backward_alternatives(case, exp):
+    x, p = case.args
+    mask = DROPOUT_CACHE.make(case)
+    if mask is None:
+        return []
+    dout = dout_for(case, x)
+    return [("dx", mask, BACKWARD_FORGOT_DOUT), ("dx", dout, BACKWARD_IGNORES_MASK),
+            ("dx", dout * (mask > 0), BACKWARD_UNSCALED)]
+
+
+def _backward_rules(case, problem):
+    if problem.kind == "exception" and "eval" in case.tags:
+        return BACKWARD_EVAL
+    if problem.kind == "values":
+        return BACKWARD_MASK
+    return None
 
 
 def _dropout_rules(case, problem):
+    if problem.kind == "nan" and "p0" in case.tags:
+        return P_IS_DROP                     # kept with probability p = 0, and divided by it
     if problem.kind != "values" or "eval" in case.tags or not isinstance(problem.got, np.ndarray):
         return None
     x, p = case.args
@@ -105,7 +146,8 @@ register(Exercise(
         lambda rng: ((away_from_zero(rng, (4, 5)), 0.4), {"training": True, "rng": Rng(1)})),
     backward_reference(F.dropout_forward, F.dropout_backward, ("dx",)),
     forward="dropout_forward", grad_args=(0,), ref_forward=F.dropout_forward,
-    rules=COMMON_RULES + ((lambda case, problem: BACKWARD_MASK if problem.kind == "values" else None),),
+    rules=COMMON_RULES + (_backward_rules,),
+    alternatives=_backward_alternatives,
     cache=DROPOUT_CACHE,
 ))
 

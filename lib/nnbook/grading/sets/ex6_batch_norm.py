@@ -107,8 +107,10 @@ def _gradcheck_cases(base):
 # --- wrong variants (written out here, independently of nnbook.functional) --------------------------
 
 def _variant(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1, eps=1e-5,
-             axes=None, ddof_norm=0, batch_stats_in_eval=False, swap_momentum=False, biased_running=False):
-    """Batch norm with one mistake switched on; returns ``(out, new running_mean, new running_var)``."""
+             axes=None, ddof_norm=0, batch_stats_in_eval=False, swap_momentum=False, biased_running=False,
+             update_in_eval=False, eps_outside=False):
+    """Batch norm with one mistake switched on; returns ``(out, new running_mean, new running_var)``.
+    ``update_in_eval``: eval mode updates the running statistics first, then normalizes with them."""
     x64 = x.astype(np.float64)
     axes = ((0,) if x.ndim == 2 else (0, 2, 3)) if axes is None else axes
     shape = [1] * x.ndim
@@ -119,60 +121,81 @@ def _variant(x, gamma, beta, running_mean, running_var, training=True, momentum=
         mean = x64.mean(axis=axes, keepdims=True)
         var = x64.var(axis=axes, keepdims=True)
         norm_var = var * m / (m - 1) if ddof_norm else var
-        out = (x64 - mean) / np.sqrt(norm_var + eps)
+        out = (x64 - mean) / (np.sqrt(norm_var) + eps if eps_outside else np.sqrt(norm_var + eps))
         cm, cv = mean.reshape(-1), var.reshape(-1)
         if cm.shape == rm.shape:
             cv = cv if biased_running else cv * m / (m - 1)
             w_new = 1 - momentum if swap_momentum else momentum
             rm, rv = (1 - w_new) * rm + w_new * cm, (1 - w_new) * rv + w_new * cv
     else:
-        out = (x64 - rm.reshape(shape)) / np.sqrt(rv.reshape(shape) + eps)
+        if update_in_eval:
+            m = x.size // x.shape[1]
+            rm = (1 - momentum) * rm + momentum * x64.mean(axis=axes)
+            rv = (1 - momentum) * rv + momentum * x64.var(axis=axes) * m / (m - 1)
+        std = np.sqrt(rv.reshape(shape)) + eps if eps_outside else np.sqrt(rv.reshape(shape) + eps)
+        out = (x64 - rm.reshape(shape)) / std
     out = out * gamma.astype(np.float64).reshape(shape) + beta.astype(np.float64).reshape(shape)
     return out.astype(x.dtype), rm.astype(running_mean.dtype), rv.astype(running_var.dtype)
 
 
+# the formulas in chapter 6's notation: mu_B and sigma_B^2 the batch's mean and (biased) variance over the m
+# values of a feature (a channel, for images), mu^ and sigma^2^ the running estimates, alpha the momentum
 HINT_UNBIASED_NORMALIZE = Hint(
     "bn_unbiased_normalize",
     "In training, normalize with the batch's own variance, the biased one (divide by the number of values "
     "per channel, m). The unbiased estimate (divide by m - 1) is only for updating running_var.",
-    "out = gamma * (x - mean_B) / sqrt(var_B + eps) + beta, var_B = mean over the batch of (x - mean_B)**2",
+    "y = γ (x − μ_B) / √(σ_B² + ε) + β, with σ_B² = (1/m) Σ (x − μ_B)²",
     "var = x.var(axis=axes)          # ddof=0 (numpy's default) for normalizing")
 HINT_EVAL_BATCH_STATS = Hint(
     "bn_eval_batch_stats",
     "In eval mode (training=False) batch norm uses the running statistics, not the batch's, and it does not "
     "change them: the output of one example must not depend on the rest of the batch.",
-    "eval: out = gamma * (x - running_mean) / sqrt(running_var + eps) + beta",
-    "mean, var = running_mean, running_var   # when not training; no update")
+    "eval: y = γ (x − μ̂) / √(σ̂² + ε) + β, with μ̂, σ̂² the running estimates",
+    "mean, var = running_mean, running_var   # when not training")
+HINT_EVAL_UPDATES = Hint(
+    "bn_eval_updates_running",
+    "Eval mode changes nothing: it only reads the running statistics. Updating them belongs to training, "
+    "where each batch adds its statistics to the running averages.",
+    "eval: μ̂ and σ̂² stay as they are; training: μ̂ ← (1 − α) μ̂ + α μ_B",
+    "if training:\n    running_mean[:] = ...   # the updates only here")
 HINT_NOT_UPDATED = Hint(
     "bn_running_not_updated",
     "In training, running_mean and running_var must be updated in place: the caller keeps the arrays it "
     "passed in and reads them later. Assigning a new array to the name (running_mean = ...) only changes "
     "your local variable.",
-    "running = (1 - momentum) * running + momentum * batch_statistic, written into the given array",
+    "μ̂ ← (1 − α) μ̂ + α μ_B, written into the array the caller passed",
     "running_mean *= 1 - momentum; running_mean += momentum * mean   # or running_mean[:] = ...")
 HINT_MOMENTUM_SWAPPED = Hint(
     "bn_momentum_swapped",
     "momentum (0.1 by default, as in PyTorch) is the weight of the *new* batch statistic; the old running "
     "value keeps the weight 1 - momentum. Yours has them the other way round.",
-    "running = (1 - momentum) * running + momentum * batch_statistic",
+    "μ̂ ← (1 − α) μ̂ + α μ_B, with α the momentum (small: the running average changes slowly)",
     "running_mean[:] = (1 - momentum) * running_mean + momentum * mean")
 HINT_RUNNING_VAR_BIASED = Hint(
     "bn_running_var_biased",
     "running_var is updated with the unbiased variance of the batch (divide by m - 1, m = values per "
     "channel), as in PyTorch, while normalizing uses the biased one.",
-    "running_var = (1 - momentum) * running_var + momentum * var_B * m / (m - 1)",
+    "σ̂² ← (1 − α) σ̂² + α · m/(m − 1) · σ_B², with σ_B² the biased batch variance",
     "running_var[:] = (1 - momentum) * running_var + momentum * var * m / (m - 1)")
+HINT_EPS = Hint(
+    "bn_eps_outside_sqrt",
+    "eps goes inside the square root, added to the variance (as in PyTorch): it keeps the division safe "
+    "when a channel's variance is 0.",
+    "x̂ = (x − μ) / √(σ² + ε)",
+    "xhat = (x - mean) / np.sqrt(var + eps)")
 HINT_CHANNEL_AXES = Hint(
     "bn_channel_axes",
     "For images (N, C, H, W) the statistics are per channel: each channel's mean and variance are taken over "
     "the batch and all positions, so there are C of them, like gamma and beta, shaped to broadcast along "
     "axis 1.",
-    "mean_c = mean of x[:, c, :, :] over N, H and W",
+    "μ_c = (1/m) Σ over n, p, q of x[n, c, p, q], with m = N·H·W",
     "axes = (0,) if x.ndim == 2 else (0, 2, 3); mean = x.mean(axis=axes)")
 
 _WRONG = {
     "out": [(HINT_UNBIASED_NORMALIZE, dict(ddof_norm=1)),
             (HINT_EVAL_BATCH_STATS, dict(batch_stats_in_eval=True)),
+            (HINT_EVAL_UPDATES, dict(update_in_eval=True)),
+            (HINT_EPS, dict(eps_outside=True)),
             (HINT_CHANNEL_AXES, dict(axes=(0,)))],
     "running": [(HINT_EVAL_BATCH_STATS, dict(batch_stats_in_eval=True)),
                 (HINT_MOMENTUM_SWAPPED, dict(swap_momentum=True)),
@@ -202,6 +225,8 @@ def _forward_rule(case, problem):
         original = case.args[ARGS.index(problem.output)]
         if case.kwargs["training"] and np.array_equal(problem.got, original):
             return HINT_NOT_UPDATED
+        if not case.kwargs["training"]:
+            return HINT_EVAL_UPDATES          # eval mode changed them (see _one_eval_hint)
     else:
         return None
     for hint, mistake in _WRONG[which]:
@@ -217,7 +242,7 @@ def _forward_rule(case, problem):
 # --- judging the forward: out and the running statistics after the call ---------------------------
 
 def _forward_judge(fn, forward, case):
-    from ..judge.errors import describe_exception
+    from ..judge.errors import exception_problem
     args, kwargs = call_args(case)
     before = [a.copy() for a in args]
     try:
@@ -225,7 +250,8 @@ def _forward_judge(fn, forward, case):
     except NotImplementedError:
         raise
     except (Exception, SystemExit) as exc:        # a learner's bug: report it, never crash
-        return [Problem("exception", "call", f"raised {describe_exception(exc)}")]
+        return [exception_problem(exc, list(zip(ARGS, before)) + list(kwargs.items()),
+                                  {"out": before[0]})]
     if not isinstance(result, tuple) or len(result) != 2:
         got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
         return [Problem("structure", "out", f"returned {got}; expected (out, cache)")]
@@ -261,33 +287,89 @@ def _forward_reference(case, learner_out=None):
 
 # --- the backward ------------------------------------------------------------------------------------
 
-def _backward_alternatives(case, expected):
-    """Training-mode dx as if the batch mean and variance did not depend on x."""
-    if not case.kwargs["training"]:
-        return []
-    x, gamma, beta, rm, rv = materialize(case.args)
-    out, _ = F.batchnorm_forward(x, gamma, beta, rm, rv, **case.kwargs)
+def _backward_variant(case, formula=None, gamma_used=True, count=None, batch_stats=False):
+    """``(dx, dgamma)`` of a batch-norm backward on the stated cache, with one mistake: ``formula`` ("train" or
+    "eval", whatever the mode), ``gamma_used=False`` (dx without gamma), ``count`` (the m the sums are divided
+    by), ``batch_stats`` (mean and var recomputed from x instead of taken from the cache)."""
+    x, gamma, mean, var, eps, training = BN_CACHE.make(case)
+    out = F.batchnorm_forward(*materialize(case.args), **case.kwargs)[0]
+    dout = dout_for(case, out).astype(np.float64)
     axes = (0,) if x.ndim == 2 else (0, 2, 3)
     shape = [1] * x.ndim
     shape[1] = x.shape[1]
     x64 = x.astype(np.float64)
-    inv_std = 1 / np.sqrt(x64.var(axis=axes) + case.kwargs["eps"])
-    dx = dout_for(case, out).astype(np.float64) * (gamma.astype(np.float64) * inv_std).reshape(shape)
-    return [("dx", dx.astype(x.dtype), HINT_BACKWARD_CONSTANT_STATS)]
+    if batch_stats:
+        mean, var = x64.mean(axis=axes), x64.var(axis=axes)
+    std = np.sqrt(np.asarray(var, np.float64) + eps).reshape(shape)
+    xhat = (x64 - np.asarray(mean, np.float64).reshape(shape)) / std
+    dgamma = (dout * xhat).sum(axis=axes)
+    dxhat = dout * (gamma.astype(np.float64).reshape(shape) if gamma_used else 1)
+    m = x.size // x.shape[1] if count is None else count
+    if (formula or ("train" if training else "eval")) == "train":
+        dx = (dxhat - dxhat.sum(axis=axes, keepdims=True) / m
+              - xhat * (dxhat * xhat).sum(axis=axes, keepdims=True) / m) / std
+    else:
+        dx = dxhat / std
+    return dx.astype(x.dtype), dgamma.astype(x.dtype)
+
+
+def _backward_alternatives(case, expected):
+    """The classic wrong backwards, written out here (see :func:`_backward_variant`)."""
+    x = case.args[0]
+    training = case.kwargs["training"]
+    dout = dout_for(case, x)
+    axes = (0,) if x.ndim == 2 else (0, 2, 3)
+    alts = [("dx", _backward_variant(case, formula="eval" if training else "train")[0],
+             HINT_BACKWARD_CONSTANT_STATS if training else HINT_BACKWARD_EVAL_FORMULA),
+            ("dx", _backward_variant(case, gamma_used=False)[0], HINT_BACKWARD_FORGOT_GAMMA),
+            ("dgamma", dout.sum(axis=axes), HINT_BACKWARD_DGAMMA)]
+    if training and x.ndim == 4:
+        alts.append(("dx", _backward_variant(case, count=x.shape[0])[0], HINT_BACKWARD_COUNT))
+    if not training:
+        dx, dgamma = _backward_variant(case, batch_stats=True)
+        alts += [("dx", dx, HINT_BACKWARD_RECOMPUTED), ("dgamma", dgamma, HINT_BACKWARD_RECOMPUTED)]
+    return alts
 
 
 HINT_BACKWARD_CONSTANT_STATS = Hint(
     "bn_backward_constant_stats",
     "In training, the batch mean and variance are computed from x, so every x also moves them: dx has two "
-    "more terms than dout * gamma / sqrt(var + eps), which is the eval-mode gradient. Follow the graph "
-    "through the mean and the variance (chapter 6, section 6.6).",
-    "dx = gamma / sqrt(var + eps) * (dout - mean(dout) - xhat * mean(dout * xhat)), means per channel",
+    "more terms than the eval-mode gradient γ dy / √(σ² + ε). Follow the graph through the mean and the "
+    "variance (chapter 6, section 6.6).",
+    "dx = γ / √(σ_B² + ε) · (dy − dβ/m − x̂ · dγ/m), per channel",
     "dx = scale * (dout - dbeta / m - xhat * dgamma / m)   # scale = gamma / sqrt(var + eps), per channel")
+HINT_BACKWARD_EVAL_FORMULA = Hint(
+    "bn_backward_eval_formula",
+    "In eval mode (training False in the cache) the mean and variance are the running estimates, constants "
+    "that do not depend on x: the two extra terms of the training-mode gradient are not there.",
+    "eval: dx = γ dy / √(σ̂² + ε), with σ̂² the cache's var",
+    "if not training:\n    dx = dout * gamma_ / np.sqrt(var_ + eps)   # gamma_, var_ shaped to broadcast")
+HINT_BACKWARD_FORGOT_GAMMA = Hint(
+    "bn_backward_forgot_gamma",
+    "The output is γ x̂ + β, so the gradient reaching x̂ is dy times γ: without γ, dx is off by that factor "
+    "in every channel.", "dx̂ = γ dy; dx follows from dx̂", "dxhat = dout * gamma_   # gamma_ shaped to broadcast",
+    label="forgot gamma in dx")
+HINT_BACKWARD_DGAMMA = Hint(
+    "bn_backward_dgamma",
+    "γ multiplies x̂, so its gradient collects dy times x̂ (dβ is the one that collects dy alone).",
+    "dγ = Σ dy · x̂ and dβ = Σ dy, summed over the m values of each channel",
+    "dgamma = (dout * xhat).sum(axis=axes)", label="dgamma without xhat")
+HINT_BACKWARD_COUNT = Hint(
+    "bn_backward_count",
+    "For images the statistics are taken over m = N·H·W values per channel, so the means in dx divide by "
+    "that m, not by the batch size N.", "dx = γ / √(σ_B² + ε) · (dy − dβ/m − x̂ · dγ/m), m = N·H·W",
+    "m = x.size // x.shape[1]", label="divided by N instead of N*H*W")
+HINT_BACKWARD_RECOMPUTED = Hint(
+    "bn_backward_recomputed_stats",
+    "Use the mean and var the cache holds: they are the ones x was normalized with. In eval mode those are "
+    "the running estimates; recomputed from x they are the batch's, which the forward never used.",
+    "x̂ = (x − μ) / √(σ² + ε) with μ, σ² from the cache",
+    "x, gamma, mean, var, eps, training = cache   # and no x.mean() / x.var()", label="recomputed the statistics")
 HINT_BACKWARD_AXES = Hint(
     "bn_backward_axes",
     "For images (N, C, H, W), gamma and beta act per channel, so their gradients add dout over the batch and "
     "all positions: dgamma and dbeta have shape (C,).",
-    "dbeta_c = sum of dout[:, c, :, :] over N, H and W",
+    "dβ_c = Σ over n, p, q of dy[n, c, p, q]",
     "dbeta = dout.sum(axis=(0, 2, 3))")
 
 
@@ -297,12 +379,25 @@ def _backward_rule(case, problem):
     return None
 
 
+def _one_eval_hint(results):
+    """In an eval case whose running statistics changed, the out's hint says why: eval mode that works like
+    training (batch statistics, and the updates that go with them) is one mistake, not two."""
+    for r in results:
+        ids = [h.id for h in r.hints]
+        if HINT_EVAL_BATCH_STATS.id in ids and HINT_EVAL_UPDATES.id in ids:
+            first = ids.index(HINT_EVAL_BATCH_STATS.id) < ids.index(HINT_EVAL_UPDATES.id)
+            drop = HINT_EVAL_UPDATES.id if first else HINT_EVAL_BATCH_STATS.id
+            r.hints = [h for h in r.hints if h.id != drop]
+    return []
+
+
 register(Exercise(
     "batchnorm_forward", "forward", ("out",),
     lambda base, hidden: _numbered(base, _specs(hidden)),
     _forward_reference,
     rules=(dtype_rule, inplace_rule, _forward_rule),
     only_with={"nchw": HINT_CHANNEL_AXES},
+    detectors=(_one_eval_hint,),
     judge=_forward_judge,
     cache=BN_CACHE,
 ))

@@ -9,7 +9,8 @@ from ...layers import ResidualBlock
 from ...layers import needs_projection as ref_needs_projection
 from ..judge.cases import Case, randn
 from ..judge.exercise import (CacheContract, Exercise, ExerciseSet, COMMON_RULES, Hint, backward_reference,
-                               forward_reference, numbered, register, register_set, with_big_case, with_gradcheck)
+                               dout_for, forward_reference, numbered, register, register_set, with_big_case,
+                               with_gradcheck)
 
 # what the forward's cache holds (stated in the exercise): the backward is judged on this
 SHORTCUT_CACHE = CacheContract(("x", "y", "alpha", "beta"),
@@ -50,6 +51,68 @@ PROJ_RAW = Hint(
     "projection_on_raw_input", "the projection shortcut was applied to the raw input x; in a pre-activation "
     "block it takes the pre-activated input", "shortcut = projection_shortcut(h, W_proj, stride) with "
     "h = relu(bn1(x)), the same h that enters conv1", label="projected the raw instead of the pre-activated input")
+REST_OF_X = Hint(
+    "shortcut_rest_of_x", "outside the combined grid (other positions, other channels) the output keeps x's "
+    "value: start from a copy of x and combine on the grid only", "out = x everywhere, except "
+    "out = alpha * x + beta * y on the combined positions", "out = x.copy()", label="lost x outside the grid")
+B_ALPHA_EVERYWHERE = Hint(
+    "shortcut_backward_alpha_everywhere", "only the combined positions were scaled by alpha; everywhere else "
+    "out = x, so the gradient passes there unchanged", "dx = alpha * dout on the combined positions, dx = dout "
+    "elsewhere", "dx = dout.copy(); dx[grid] *= alpha", label="scaled all of dx by alpha")
+B_REST = Hint(
+    "shortcut_backward_rest", "the shortcut's gradient was dropped: outside the combined grid out = x, so dx "
+    "gets dout there unchanged (that direct path is what makes residual networks trainable)",
+    "dx = dout outside the combined positions, alpha * dout on them", "dx = dout.copy(); dx[grid] *= alpha",
+    label="dropped the gradient outside the grid")
+B_DY_SHAPE = Hint(
+    "shortcut_dy_shape", "dy has y's shape (a gradient has the shape of what it is the gradient of), and y's "
+    "grid positions receive beta times dout at the matching positions of x",
+    "dy[n, c, i_y, j_y] = beta * dout[n, c, i_x, j_x] for each combined pair, 0 elsewhere",
+    "dy = np.zeros(y.shape, dtype=dout.dtype)", label="dy in x's shape")
+PROJ_WEIGHTS = Hint(
+    "projection_weights", "W has shape (F, C, 1, 1): filter f (the output channel) first, input channel c "
+    "second; yours reads it the other way round",
+    "out[n, f, i, j] = sum over c of W[f, c, 0, 0] * h[n, c, i*s, j*s]", "np.einsum('fc,nchw->nfhw', W[:, :, 0, 0], h_s)",
+    label="read W as (C, F)")
+PROJ_AXIS = Hint(
+    "projection_weights_axis", "filter f's weights W[f, :, 0, 0] have shape (C,), one per input channel; "
+    "NumPy lines that up with h's last axis (the columns), not with the channels (axis 1)",
+    "out[n, f, i, j] = sum over c of W[f, c, 0, 0] * h[n, c, i*s, j*s]",
+    "(W[f, :, 0, 0][:, None, None] * h_s).sum(axis=1)   # (C, 1, 1) lines up with axis 1 of (N, C, H, W)",
+    label="weights lined up with the wrong axis")
+NEEDS_NONE = Hint(
+    "needs_projection_returns_none", "every path through the function must return True or False: a function "
+    "that ends without return gives None", "True when stride != 1 or the channel counts differ, else False",
+    "return stride != 1 or in_channels != out_channels", label="returned None")
+NEEDS_BOOL = Hint(
+    "needs_projection_returns_bool", "return True or False (a comparison gives one), not a number that is "
+    "nonzero when a projection is needed", "True when stride != 1 or the channel counts differ, else False",
+    "return stride != 1 or in_channels != out_channels", label="returned a number, not a bool")
+BLOCK_PROJ_STRIDE = Hint(
+    "block_projection_stride", "the shortcut keeps the input's size while the branch is smaller: with a stride, "
+    "the projection must subsample with the same stride as conv1, or the two cannot be added",
+    "shortcut = 1x1 conv of h with the block's stride: its size is ceil(H / stride), like the branch's",
+    "shortcut = projection_shortcut(h, params['projection.W'], stride)", label="projection without the stride")
+BLOCK_CONV2_STRIDE = Hint(
+    "block_conv2_stride", "the branch is smaller than the block's output: only conv1 (and the projection) has "
+    "the block's stride; conv2 keeps the size (stride 1, padding 1)",
+    "out size = ceil(H / stride) after conv1, and the same after conv2",
+    "F.conv2d_forward(a, params['conv2.W'], None, 1, 1)", label="gave conv2 the stride too")
+BLOCK_PADDING = Hint(
+    "block_conv_padding", "the branch lost its border: a 3x3 convolution keeps the size only with padding 1 "
+    "(without it each one takes 2 rows and 2 columns away)", "size after a 3x3 conv = (H + 2*padding - 3) "
+    "// stride + 1, = H for stride 1 and padding 1", "F.conv2d_forward(h, params['conv1.W'], None, stride, 1)",
+    label="3x3 convolutions without padding")
+BLOCK_RELU = Hint(
+    "block_missing_relu", "a pre-activation block applies BN then ReLU before each convolution: relu(bn2(.)) "
+    "before conv2 too", "F(x) = conv2(relu(bn2(conv1(relu(bn1(x))))))",
+    "a = np.maximum(bn(a, 'bn2'), 0)", label="left out a ReLU")
+BLOCK_BN_EVAL = Hint(
+    "block_bn_eval", "the block runs in evaluation mode: batch norm normalizes with the running statistics in "
+    "params and changes nothing (F.batchnorm_forward's default is training=True, which uses the batch's "
+    "statistics and updates the running ones in place)",
+    "bn(v) = gamma (v - running_mean) / sqrt(running_var + eps) + beta, per channel",
+    "F.batchnorm_forward(v, ..., training=False)", label="batch norm in training mode")
 BLOCK_PROJ = Hint(
     "block_projection_case", "fails only when a projection is needed: check the shortcut branch",
     "shortcut = projection_shortcut(h, params['projection.W'], stride) with h = relu(bn1(x))",
@@ -74,12 +137,36 @@ def _shortcut_specs(hidden):
             ("float32", build((2, 3, 4, 4), (2, 3, 4, 4), dtype=np.float32), {"float32"})]
 
 
+def _grid(x, y):
+    """1 where ``out`` combines x and y, 0 where it is x alone (the shape of x)."""
+    return F.shortcut_forward(np.zeros(x.shape), np.ones(y.shape), 1.0, 1.0)[0]
+
+
 def _shortcut_alternatives(case, exp):
     x, y = case.args
     a, b = case.kwargs["alpha"], case.kwargs["beta"]
-    if x.shape == y.shape and a != b:
-        return [("out", b * x + a * y, SWAPPED_WEIGHTS)]
-    return []
+    alts = [("out", exp["out"] * _grid(x, y), REST_OF_X)]
+    if a != b:
+        alts.append(("out", F.shortcut_forward(x, y, b, a)[0], SWAPPED_WEIGHTS))
+    return alts
+
+
+def _shortcut_backward_alternatives(case, exp):
+    x, y = case.args
+    a = case.kwargs["alpha"]
+    dout = dout_for(case, x)
+    grid = _grid(x, y)
+    alts = [("dx", exp["dx"] * grid, B_REST)]
+    if a != 1:
+        alts.append(("dx", a * dout, B_ALPHA_EVERYWHERE))
+    return alts
+
+
+def _shortcut_backward_rules(case, problem):
+    x, y = case.args
+    if problem.output == "dy" and problem.kind == "shape" and getattr(problem.got, "shape", None) == x.shape:
+        return B_DY_SHAPE
+    return None
 
 
 register(Exercise(
@@ -109,7 +196,8 @@ register(Exercise(
     _shortcut_backward_cases,
     backward_reference(F.shortcut_forward, F.shortcut_backward, ("dx", "dy")),
     forward="shortcut_forward", grad_args=(0, 1), ref_forward=F.shortcut_forward,
-    rules=COMMON_RULES,
+    rules=COMMON_RULES + (_shortcut_backward_rules,),
+    alternatives=_shortcut_backward_alternatives,
     only_with={"resize": B_RESIZE, "channels": B_CHANNELS, "weights": B_WEIGHTS},
     cache=SHORTCUT_CACHE,
 ))
@@ -134,9 +222,32 @@ def _projection_reference(case, learner_out=None):
 
 
 def _projection_rules(case, problem):
+    h, W, stride = case.args
+    F_, C = W.shape[:2]
+    if problem.kind == "exception" and problem.facts is not None:
+        shapes = problem.facts.message_shapes()
+        if F_ != C and (F_, C) in shapes:          # W[:, :, 0, 0] (F, C) used as (C, F)
+            return PROJ_WEIGHTS
+        if (C,) in shapes and any(len(s) == 4 and s[1] == C for s in shapes):
+            return PROJ_AXIS                       # a filter's (C,) weights against (N, C, H, W)
     if problem.kind == "shape" and "stride" in case.tags:
         return PROJ_STRIDE
     return None
+
+
+def _projection_alternatives(case, exp):
+    h, W, stride = case.args
+    alts = []
+    if stride > 1:       # the right size, but every s-th row starting at s - 1
+        shifted = h[:, :, stride - 1::stride, stride - 1::stride]
+        alts.append(("out", np.einsum("fc,nchw->nfhw", W[:, :, 0, 0], shifted), PROJ_STRIDE))
+    h_s = h[:, :, ::stride, ::stride]
+    if W.shape[0] == W.shape[1]:
+        alts.append(("out", np.einsum("cf,nchw->nfhw", W[:, :, 0, 0], h_s), PROJ_WEIGHTS))
+    if W.shape[1] == h_s.shape[3]:             # (C,) against the last axis: silently wrong when C == Wo
+        alts.append(("out", np.stack([(W[f, :, 0, 0] * h_s).sum(axis=1) for f in range(W.shape[0])], axis=1),
+                     PROJ_AXIS))
+    return alts
 
 
 register(Exercise(
@@ -144,7 +255,14 @@ register(Exercise(
     lambda base, hidden: numbered(base, _projection_specs(hidden)),
     _projection_reference,
     rules=COMMON_RULES + (_projection_rules,),
+    alternatives=_projection_alternatives,
 ))
+
+
+def _needs_rule(case, problem):
+    if problem.kind == "type":
+        return NEEDS_NONE if problem.got is None else NEEDS_BOOL
+    return NEEDS
 
 
 def _needs_projection_cases(base, hidden):
@@ -157,7 +275,7 @@ register(Exercise(
     "needs_projection", "function", ("result",),
     _needs_projection_cases,
     lambda case, learner_out=None: {"result": bool(ref_needs_projection(*case.args))},
-    rules=((lambda case, problem: NEEDS),),
+    rules=(_needs_rule,),
 ))
 
 BLOCK_KEYS = ("bn1.gamma", "bn1.beta", "bn1.running_mean", "bn1.running_var", "conv1.W",
@@ -210,23 +328,102 @@ def _block_reference(case, learner_out=None):
     return {"out": out.astype(x.dtype)}
 
 
+def _block_variant(x, params, stride, relu2=True, bn_training=False, project_raw=False, padding=1):
+    """A pre-activation block in float64 with one mistake (written out here with nnbook.functional); None when
+    that mistake raises here."""
+    p = {k: v.astype(np.float64) for k, v in params.items()}
+    x = x.astype(np.float64)
+
+    def bn(v, name):
+        return F.batchnorm_forward(v, p[f"{name}.gamma"], p[f"{name}.beta"], p[f"{name}.running_mean"].copy(),
+                                   p[f"{name}.running_var"].copy(), training=bn_training)[0]
+    h = np.maximum(bn(x, "bn1"), 0)
+    try:
+        a = bn(F.conv2d_forward(h, p["conv1.W"], None, stride, padding)[0], "bn2")
+        branch = F.conv2d_forward(np.maximum(a, 0) if relu2 else a, p["conv2.W"], None, 1, padding)[0]
+        if "projection.W" in p:
+            shortcut = F.conv2d_forward(x if project_raw else h, p["projection.W"], None, stride, 0)[0]
+        else:
+            shortcut = x
+        return branch + shortcut
+    except ValueError:
+        return None
+
+
 def _block_alternatives(case, exp):
     x, params, stride = case.args
-    if "projection.W" not in params:
-        return []
-    block = reference_block(x.shape[1], params["conv1.W"].shape[0], stride, params)
-    h = np.maximum(block.bn1(x), 0)
-    branch = block.conv2(np.maximum(block.bn2(block.conv1(h)), 0))
-    wrong = branch + F.conv2d_forward(x, params["projection.W"], None, stride, 0)[0]
-    return [("out", wrong, PROJ_RAW)]
+    dtype = exp["out"].dtype
+    alts = [("out", _block_variant(x, params, stride, relu2=False), BLOCK_RELU),
+            ("out", _block_variant(x, params, stride, bn_training=True), BLOCK_BN_EVAL),
+            ("out", _block_variant(x, params, stride, padding=0), BLOCK_PADDING)]
+    if "projection.W" in params:
+        alts.append(("out", _block_variant(x, params, stride, project_raw=True), PROJ_RAW))
+    return [(name, alt.astype(dtype), hint) for name, alt, hint in alts if alt is not None and alt.shape == exp["out"].shape]
+
+
+def _block_rules(case, problem):
+    """The branch and the shortcut cannot be added: which of the two has the wrong size says why."""
+    x, params, stride = case.args
+    facts = problem.facts
+    if problem.kind == "exception" and facts is not None and "larger than the padded input" in facts.message \
+            and "2*0" in facts.message:
+        return BLOCK_PADDING                     # nnbook's conv: a 3x3 kernel on a map that lost its border
+    if problem.kind != "exception" or facts is None or "broadcast" not in facts.message:
+        return None
+    N, in_c, H, W = x.shape
+    out_c = params["conv1.W"].shape[0]
+    size = ((H - 1) // stride + 1, (W - 1) // stride + 1)
+    shapes = [s for s in facts.message_shapes() if len(s) == 4]
+    others = [s for s in shapes if s != (N, out_c) + size]
+    if len(others) != 1 or len(shapes) != 2:
+        return None
+    other = others[0]
+    if other[2:] == (H, W) and stride > 1:
+        if other[1] == out_c != in_c:
+            return BLOCK_PROJ_STRIDE         # a projection (out_c channels) without the stride
+        if other[1] == in_c != out_c:
+            return BLOCK_PROJ                # x itself where a projection is needed
+        return BLOCK_SHORTCUT_SIZE           # the same either way: decided across cases
+    if other[1] == in_c != out_c and other[2:] == size:
+        return BLOCK_PROJ
+    conv2_strided = tuple((n - 1) // stride + 1 for n in size)
+    no_padding = ((H - 3) // stride + 1 - 2, (W - 3) // stride + 1 - 2)
+    if stride > 1 and other[2:] == conv2_strided:
+        return BLOCK_CONV2_STRIDE
+    if other[2:] == no_padding or other[2:] == ((H - 3) // stride - 1, (W - 3) // stride - 1):
+        return BLOCK_PADDING
+    return None
+
+
+BLOCK_SHORTCUT_SIZE = Hint(
+    "block_shortcut_size", "the shortcut keeps the input's size while the branch is smaller: with a stride, "
+    "the shortcut is the projection with the block's stride", "shortcut = 1x1 conv of h with stride s: size "
+    "ceil(H / s), like the branch's", "shortcut = projection_shortcut(h, params['projection.W'], stride)",
+    label="shortcut of the input's size", fallback=True)
+
+
+def _resolve_shortcut_size(results):
+    """A case where a projection without its stride and x itself look alike (as many channels in as out) is
+    the mistake the other cases show, if they show one."""
+    ids = {h.id for r in results for h in r.hints}
+    for hint in (BLOCK_PROJ_STRIDE, BLOCK_PROJ):
+        if hint.id in ids:
+            names = []
+            for r in results:
+                if any(h.id == BLOCK_SHORTCUT_SIZE.id for h in r.hints):
+                    r.hints = [h for h in r.hints if h.id != BLOCK_SHORTCUT_SIZE.id]
+                    names.append(r.case.name)
+            return [(hint, names)] if names else []
+    return []
 
 
 register(Exercise(
     "residual_block_forward", "function", ("out",),
     lambda base, hidden: numbered(base, _block_specs(hidden)),
     _block_reference,
-    rules=COMMON_RULES,
+    rules=COMMON_RULES + (_block_rules,),
     alternatives=_block_alternatives,
+    detectors=(_resolve_shortcut_size,),
     only_with={"projection": BLOCK_PROJ},
 ))
 
