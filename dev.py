@@ -2,6 +2,7 @@
 """Set up and run nnbook with nothing but Python 3.
 
     python3 dev.py lab     # create .venv if needed, install the reader's tools, open the book in JupyterLab
+    python3 dev.py lab book/03_convolution.ipynb   # the same, opened at that notebook
     python3 dev.py test    # also install the test and website tools, run every test (pytest + nbval)
     python3 dev.py bench   # run the speed benchmarks
     python3 dev.py site    # install the website tools, build the book as an offline website
@@ -105,6 +106,11 @@ def run(cmd):
 
 
 def lab(rest):
+    """``dev.py lab [NOTEBOOK] [JUPYTER ARGUMENTS]``: NOTEBOOK (as the website's pages give it) is a
+    path in the repository, or relative to the current folder (made absolute here, as the lab runs
+    from the repository)."""
+    if rest and rest[0].endswith(".ipynb") and (Path.cwd() / rest[0]).exists():
+        rest = [str((Path.cwd() / rest[0]).resolve()), *rest[1:]]
     print("preparing the lab ...", flush=True)
     # your workspace, the chapters trusted, JupyterLab's defaults; then JupyterLab (nnbook/lab.py)
     return run([PY, "-m", "nnbook.lab", ROOT, "--start", *rest])

@@ -11,12 +11,17 @@ Steps (writes only under ``--out``, default ``site/_build``):
 2. stage ``OUT/src``: ``site/index.md`` plus tables of contents for every ``book/*.ipynb`` and
    ``exercises/*.ipynb`` that exists, and copies of those two folders (a chapter's link to the
    learner's own copy, ``../workspace/exN_*.ipynb``, leads to that exercise's page);
-3. ``sphinx-build -W --keep-going`` (warnings are errors) into ``OUT/html``;
-4. check that no built page loads a script, stylesheet or font from ``http(s)://``.
+3. render the live widgets (``site/live_widgets.py``): every widget with controls gets a picture
+   for each setting it declares, rendered in the notebook's kernel (cached by content in
+   ``site/_build/live-cache``); the pages show them with controls that need no kernel;
+4. ``sphinx-build -W --keep-going`` (warnings are errors) into ``OUT/html``;
+5. check that no built page loads a script, stylesheet or font from ``http(s)://``, and that every
+   link, image and script of every page (and every picture of a live widget) is a file that exists.
 
 ``--execute`` re-runs every notebook during the build instead of rendering the committed outputs.
 """
 import argparse
+import html as htmllib
 import json
 import os
 import re
@@ -24,9 +29,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 SITE = Path(__file__).resolve().parent
 REPO = SITE.parent
+sys.path.insert(0, str(SITE))
+import live_widgets  # noqa: E402  (site/live_widgets.py)
 SECTIONS = (("book", "Chapters"), ("exercises", "Exercises"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -37,6 +45,12 @@ REMOTE_ASSET = re.compile(
     r"""|<link\b[^>]*\bhref\s*=\s*["']?(?:https?:)?//"""
     r"""|url\(\s*["']?(?:https?:)?//|@import\s+["'](?:https?:)?//""", re.I)
 
+
+# href="..." / src="..." in a page (script bodies are dropped first: they are code, not links)
+LINK = re.compile(r"""\b(?:href|src)\s*=\s*(["'])(.*?)\1""", re.I | re.S)
+SCRIPT_BODY = re.compile(r"(<script\b[^>]*>).*?(</script>)", re.I | re.S)
+LIVE_DATA = re.compile(r'<script type="application/json" class="nnbook-live-data">(.*?)</script>', re.S)
+NOT_A_FILE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//|#)", re.I)      # http:, mailto:, data:, //host, #anchor
 
 # In JupyterLab a chapter links the learner's copy of an exercise set (workspace/, made by
 # `python3 dev.py lab`); the site has no workspace, so the link goes to the set's page.
@@ -159,13 +173,44 @@ def remote_assets(html_dir):
     return found
 
 
-def build(out=SITE / "_build", execute=False, sphinx_args=(), root=REPO, quiet=False):
+def broken_links(html_dir):
+    """[(page, link)] for every local link, image, stylesheet or script of a built page whose file
+    does not exist (or lies outside the site), and every missing picture of a live widget."""
+    html_dir = Path(html_dir).resolve()
+    broken = []
+    for page in sorted(html_dir.rglob("*.html")):
+        rel = page.relative_to(html_dir)
+        if rel.parts[0] == "_static":
+            continue
+        text = page.read_text(encoding="utf-8", errors="replace")
+        links = [htmllib.unescape(m.group(2)).strip() for m in LINK.finditer(SCRIPT_BODY.sub(r"\1\2", text))]
+        for m in LIVE_DATA.finditer(text):
+            data = json.loads(m.group(1))
+            root = "../" * (len(rel.parts) - 1)
+            links += [root + data["base"] + o["image"] for outs in data["pictures"] for o in outs if "image" in o]
+        for link in links:
+            path = unquote(link.split("#")[0].split("?")[0])
+            if not path or NOT_A_FILE.match(link):
+                continue
+            target = Path(os.path.normpath(page.parent / path))
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file() or html_dir not in target.parents:
+                broken.append((rel.as_posix(), link))
+    return broken
+
+
+def build(out=SITE / "_build", execute=False, sphinx_args=(), root=REPO, quiet=False, jobs=None):
     """Stage and build the site; returns the html folder. Raises BuildError on any problem."""
     out = Path(out).resolve()
     for need in ("mathjax/tex-chtml-full.js", "widgets/embed.js"):
         if not (SITE / "_static" / need).is_file():
             raise BuildError(f"site/_static/{need} is missing: run `python3 site/fetch_assets.py` (needs npm)")
     src = stage(out, root, execute_missing_state=not execute)
+    try:
+        live_widgets.render_all(out, root, jobs=jobs)
+    except live_widgets.LiveWidgetError as e:
+        raise BuildError(f"live widgets: {e}") from None
     html = out / "html"
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-c", str(SITE),
            "-d", str(out / "doctrees"), *(["-q"] if quiet else []),
@@ -173,10 +218,15 @@ def build(out=SITE / "_build", execute=False, sphinx_args=(), root=REPO, quiet=F
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
     if subprocess.call(cmd, env=env) != 0:
         raise BuildError("sphinx-build failed (warnings count as errors; see above)")
+    live_widgets.publish(out, html)
     bad = remote_assets(html)
     if bad:
         raise BuildError("pages load assets from the network:\n  " +
                          "\n  ".join(f"{f}: {s}" for f, s in bad[:20]))
+    broken = broken_links(html)
+    if broken:
+        raise BuildError(f"{len(broken)} links to files that do not exist:\n  " +
+                         "\n  ".join(f"{page}: {link}" for page, link in broken[:20]))
     return html
 
 
@@ -185,9 +235,11 @@ def main(argv=None):
     ap.add_argument("--out", default=str(SITE / "_build"), help="build folder (default site/_build)")
     ap.add_argument("--execute", action="store_true", help="re-run every notebook instead of using its outputs")
     ap.add_argument("--root", default=str(REPO), help="folder holding book/ and exercises/ (default: the repo)")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="notebooks whose widgets render at once (default: the number of cores, at most 4)")
     args, sphinx_args = ap.parse_known_args(argv)
     try:
-        html = build(args.out, args.execute, sphinx_args, root=Path(args.root).resolve())
+        html = build(args.out, args.execute, sphinx_args, root=Path(args.root).resolve(), jobs=args.jobs)
     except BuildError as e:
         print(f"site build failed: {e}", file=sys.stderr)
         return 1

@@ -22,3 +22,23 @@ def references_as_learners(monkeypatch):
     """For tests that use nnbook's own code as a learner's answer: check()'s refusal of it is
     off (tests/test_grading_integrity.py tests that refusal)."""
     monkeypatch.setattr("nnbook.grading.judge.own_code.OwnCodeWatch.enabled", False)
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory):
+    """The real book built as the website once per test run (``site/build.py --out TMP``), shared by
+    tests/test_site_build.py and tests/browser/test_site_browser.py; returns its html folder.
+
+    The live widgets' pictures come from ``site/_build/live-cache`` when the chapters' widget cells,
+    the library and the drawing packages are unchanged since the last build of this checkout."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("myst_nb", reason="the site needs the 'site' extra (python3 dev.py site installs it)")
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path_factory.mktemp("site")
+    proc = subprocess.run([sys.executable, str(repo / "site" / "build.py"), "--out", str(out), "-q"],
+                          cwd=repo, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, f"site build failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return out / "html"

@@ -94,10 +94,10 @@ def test_links_and_local_assets_are_not_remote_assets(tmp_path):
     assert build.remote_assets(tmp_path) == []
 
 
-def test_site_builds_offline_with_every_notebook(tmp_path):
-    """Build the real book into a temp folder: warnings are errors, nothing loads from a CDN."""
-    pytest.importorskip("myst_nb", reason="the site needs the 'site' extra (pip install -e '.[site]')")
-    html = build.build(tmp_path / "site", quiet=True)
+def test_site_builds_offline_with_every_notebook(built_site):
+    """The real book built (tests/conftest.py): warnings are errors, nothing loads from a CDN, every
+    notebook has its page with the command that opens it, its widgets live or as snapshots."""
+    html = built_site
     assert (html / "_static" / "mathjax" / "tex-chtml-full.js").is_file()
     assert (html / "_static" / "widgets" / "embed.js").is_file()
     pages = {p.relative_to(html).as_posix() for p in html.rglob("*.html")}
@@ -105,10 +105,19 @@ def test_site_builds_offline_with_every_notebook(tmp_path):
         page = f"{folder}/{nb.stem}.html"
         assert page in pages, f"no page for {folder}/{nb.name}"
         text = (html / page).read_text(encoding="utf-8")
-        assert f"/lab/tree/{folder}/{nb.name}" in text, f"{page} has no 'open in JupyterLab' link"
-        if build.WIDGET_VIEW in nb.read_text():   # the snapshot needs the state and the embed manager
+        opened = f"workspace/{nb.name}" if folder == "exercises" else f"{folder}/{nb.name}"
+        words = " ".join(re.sub(r"<[^>]+>", " ", text).split())     # what the page says, tags dropped
+        assert f"python3 dev.py lab {opened}" in words and f"/lab/tree/{opened}" in text, (
+            f"{page} does not say how to open it in JupyterLab")
+        committed = json.loads(nb.read_text(encoding="utf-8"))
+        live = {m for ids in build.live_widgets.live_cells(committed).values() for m in ids}
+        views = {o["data"][build.WIDGET_VIEW]["model_id"] for c in committed["cells"]
+                 for o in c.get("outputs", []) if build.WIDGET_VIEW in o.get("data", {})}
+        assert text.count('class="nnbook-live-data"') == len(live), f"{page}: {len(live)} live widgets"
+        if views - live:          # a snapshot (a progress bar) needs the saved state and the embed manager
             assert "widgets/embed.js" in text and "application/vnd.jupyter.widget-state+json" in text, page
     assert build.remote_assets(html) == []
+    assert build.broken_links(html) == []
     assert not re.search(r"<script[^>]+src=\"https?://", (html / "index.html").read_text())
 
 
@@ -121,3 +130,32 @@ def test_links_to_the_learners_workspace_lead_to_the_exercise_page(tmp_path):
     staged = json.loads((src / "book" / "01_x.ipynb").read_text())["cells"][0]["source"]
     assert staged == "Work through [`../workspace/ex1_a.ipynb`](../exercises/ex1_a.ipynb)."
     assert "](../workspace/ex1_a.ipynb)" in (root / "book" / "01_x.ipynb").read_text()   # repo untouched
+
+
+def test_links_to_files_that_do_not_exist_are_found(tmp_path):
+    html = tmp_path / "html"
+    (html / "book").mkdir(parents=True)
+    (html / "_static").mkdir()
+    (html / "_static" / "x.js").write_text("")
+    (html / "index.html").write_text("")
+    (html / "book" / "a.html").write_text(
+        '<a href="../index.html#top">ok</a> <a href="#here">ok</a> <a href="https://x.org/n">ok</a>'
+        '<a href="mailto:a@b.c">ok</a> <img src="data:image/png;base64,AA"> <a href="..">ok: a folder with index.html</a>'
+        '<script src="../_static/x.js"></script><script>var s = \'<a href="nowhere.html">\';</script>'
+        '<a href="b.html">missing</a> <img src="../_images/p.png"> <a href="../../outside.html">outside</a>'
+        '<link rel="stylesheet" href="../_static/gone.css"> <a href="../book/">a folder without index.html</a>')
+    assert sorted(link for _, link in build.broken_links(html)) == sorted(
+        ["b.html", "../_images/p.png", "../../outside.html", "../_static/gone.css", "../book/"])
+    (html / "book" / "b.html").write_text('<a href="a.html">back</a>')
+    assert "b.html" not in [link for _, link in build.broken_links(html)]
+
+
+def test_missing_pictures_of_a_live_widget_are_found(tmp_path):
+    html = tmp_path / "html"
+    (html / "_widgets" / "book" / "01_x").mkdir(parents=True)
+    (html / "_widgets" / "book" / "01_x" / "p1.png").write_bytes(b"")
+    data = {"base": "_widgets/book/01_x/", "pictures": [[{"image": "p1.png"}], [{"image": "p2.png"}], [{"text": "t"}]]}
+    (html / "book").mkdir()
+    (html / "book" / "01_x.html").write_text(
+        f'<script type="application/json" class="nnbook-live-data">{json.dumps(data)}</script>')
+    assert build.broken_links(html) == [("book/01_x.html", "../_widgets/book/01_x/p2.png")]

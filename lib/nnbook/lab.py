@@ -2,9 +2,12 @@
 
     python -m nnbook.lab ROOT                    # workspace, trusted chapters, quiet first start
     python -m nnbook.lab ROOT --start [ARGS]     # the same, then JupyterLab at chapter 0 (dev.py lab)
+    python -m nnbook.lab ROOT --start NOTEBOOK [ARGS]   # ... opened at NOTEBOOK (dev.py lab NOTEBOOK)
 
 4. **The start** (``--start``): JupyterLab over ROOT, opened in the browser at :func:`start_url`:
-   chapter 0, with the file browser at the top (``book/`` beside ``workspace/``).
+   chapter 0, with the file browser at the top (``book/`` beside ``workspace/``); or at the
+   notebook named first (:func:`notebook_path`: a path in the repository as the website's pages
+   give it, e.g. ``workspace/ex3_convolution.ipynb``, or relative to the current folder).
 
 1. **The workspace**: the learner's own copies of the exercise sets (:mod:`nnbook.workspace`).
 2. **Trusted chapters.** A notebook's widgets are stored as a view (``application/vnd.jupyter.
@@ -91,40 +94,66 @@ def prepare(root=ROOT, prefix=sys.prefix, log=print):
     log("  JupyterLab set up: no news pop-up, no update check")
 
 
-def start_url(server_url, token=None):
-    """The URL of chapter 0 with the file browser at the top, on the server at ``server_url``."""
+def notebook_path(root, given, cwd=None):
+    """The notebook ``given`` on ``dev.py lab``'s command line, as a path inside ``root`` (posix).
+
+    ``given`` is relative to ``cwd`` (default: the current folder) or else to ``root``, or
+    absolute; a notebook that does not exist or lies outside ``root`` ends the command with a
+    one-line message.
+    """
+    root = Path(root).resolve()
+    given_path = Path(given)
+    full = given_path if given_path.is_absolute() else Path(cwd or Path.cwd()) / given_path
+    if not full.exists():
+        full = root / given_path
+    try:
+        rel = full.resolve().relative_to(root).as_posix()
+    except ValueError:
+        raise SystemExit(f"dev.py lab: {given} is not inside the repository ({root})") from None
+    if not full.is_file():
+        raise SystemExit(f"dev.py lab: there is no notebook {rel} in the repository")
+    return rel
+
+
+def start_url(server_url, token=None, notebook=None):
+    """The URL of chapter 0 (or of ``notebook``, a path in the repository) with the file browser at
+    the top, on the server at ``server_url``."""
     query = FILE_BROWSER_AT_TOP + (f"&token={token}" if token else "")
-    return f"{server_url.rstrip('/')}{DEFAULT_URL}?{query}"
+    where = f"/lab/tree/{notebook}" if notebook else DEFAULT_URL
+    return f"{server_url.rstrip('/')}{where}?{query}"
 
 
-def start_command(root=ROOT, args=()):
+def start_command(root=ROOT, args=(), notebook=None):
     """The command line that starts JupyterLab over the checkout ``root`` (its own browser opening off)."""
     as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    where = f"/lab/tree/{notebook}" if notebook else DEFAULT_URL
     return [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={Path(root).resolve()}",
-            f"--LabApp.default_url={DEFAULT_URL}", "--ServerApp.open_browser=False", *as_root, *args]
+            f"--LabApp.default_url={where}", "--ServerApp.open_browser=False", *as_root, *args]
 
 
-def _announce(pid, open_browser, wait=120):
+def _announce(pid, open_browser, notebook=None, wait=120):
     """Once the server ``pid`` runs: print :func:`start_url` and open it in the browser."""
     from jupyter_server.serverapp import list_running_servers
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         for info in list_running_servers():
             if info.get("pid") == pid:
-                url = start_url(info["url"], info.get("token"))
-                print(f"\n    nnbook: chapter 0, with your workspace/ in the file browser:\n    {url}\n", flush=True)
+                url = start_url(info["url"], info.get("token"), notebook)
+                what = notebook or "chapter 0"
+                print(f"\n    nnbook: {what}, with your workspace/ in the file browser:\n    {url}\n", flush=True)
                 if open_browser:
                     webbrowser.open(url)
                 return
         time.sleep(0.2)
 
 
-def start(root=ROOT, args=()):
-    """Run JupyterLab until it stops; returns its exit status."""
+def start(root=ROOT, args=(), notebook=None):
+    """Run JupyterLab (at ``notebook``, a path in ``root``, else chapter 0) until it stops; returns
+    its exit status."""
     args = list(args)
     open_browser = not any(a in ("--no-browser", "--ServerApp.open_browser=False") for a in args)
-    proc = subprocess.Popen(start_command(root, args))
-    threading.Thread(target=_announce, args=(proc.pid, open_browser), daemon=True).start()
+    proc = subprocess.Popen(start_command(root, args, notebook))
+    threading.Thread(target=_announce, args=(proc.pid, open_browser, notebook), daemon=True).start()
     while True:
         try:
             return proc.wait()
@@ -143,8 +172,11 @@ def main(argv=None):
         return 1
     if not launch:
         return 0
+    args, notebook = argv[1:], None
+    if args and args[0].endswith(".ipynb") and not args[0].startswith("-"):
+        notebook, args = notebook_path(root, args[0]), args[1:]   # after prepare(): workspace/ exists
     print("starting JupyterLab (stop it with Ctrl-C) ...", flush=True)
-    return start(root, argv[1:])
+    return start(root, args, notebook)
 
 
 if __name__ == "__main__":

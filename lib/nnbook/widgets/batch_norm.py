@@ -12,7 +12,7 @@ import numpy as np
 
 from ..diagnostics import train_mode_logits
 from ..train import predict_logits
-from ._base import _redraw
+from ._base import _redraw, site_states
 
 BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 ORDERINGS = ("random", "by class")
@@ -139,4 +139,5 @@ def train_eval_playground(model, X, y, seed=0, curves=None):
     size.observe(update, "value")
     ordering.observe(update, "value")
     update()
-    return widgets.VBox([widgets.HBox([size, ordering]), out])
+    # The website: every batch size with both orderings.
+    return site_states(widgets.VBox([widgets.HBox([size, ordering]), out]), grid="all")

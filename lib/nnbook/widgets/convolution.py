@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import functional as F
 from ..plotting import plot_conv_geometry
-from ._base import _redraw
+from ._base import _redraw, site_states
 
 # 3x3 kernels for chapter 3, all applied as cross-correlation (what conv2d computes).
 KERNELS = {
@@ -94,7 +94,9 @@ def kernel_playground(image):
     for c in cells:
         c.observe(update, "value")
     load()
-    return widgets.VBox([widgets.HBox([preset, widgets.Label("edit the kernel:"), grid]), out])
+    # The website: the presets (the kernel's values are written in the figure).
+    return site_states(widgets.VBox([widgets.HBox([preset, widgets.Label("edit the kernel:"), grid]), out]),
+                       only=("preset",), note="There you can also type your own kernel values.")
 
 
 def conv_geometry_playground():
@@ -120,4 +122,5 @@ def conv_geometry_playground():
     for w in (H, K, S, P, step):
         w.observe(update, "value")
     update()
-    return widgets.VBox([widgets.HBox([H, K]), widgets.HBox([S, P]), step, out])
+    # The website: one slider at a time from H=5, k=3, S=2, P=1 (every position of each).
+    return site_states(widgets.VBox([widgets.HBox([H, K]), widgets.HBox([S, P]), step, out]))

@@ -7,7 +7,7 @@ from ..data import make_spirals
 from ..models import mlp
 from ..plotting import plot_decision_boundary
 from ..train import fit, predict
-from ._base import _redraw
+from ._base import _redraw, site_states
 
 
 def spiral_figure(X, y, hidden=64, lr=1.0, steps=1000, seed=0):
@@ -61,4 +61,5 @@ def spiral_playground(X=None, y=None, steps=1000):
     hidden.observe(update, "value")
     lr.observe(update, "value")
     update()
-    return widgets.VBox([widgets.HBox([hidden, lr]), out])
+    # The website: every width at lr 1 and every learning rate at width 64 (13 trainings).
+    return site_states(widgets.VBox([widgets.HBox([hidden, lr]), out]))

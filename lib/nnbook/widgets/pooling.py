@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import functional as F
-from ._base import _redraw
+from ._base import _redraw, site_states
 
 
 def pool_image(image, kind="max", size=2, stride=None):
@@ -48,4 +48,8 @@ def pooling_playground(image):
     for w in (kind, size, stride, same):
         w.observe(update, "value")
     update()
-    return widgets.VBox([kind, widgets.HBox([size, stride, same]), out])
+    # The website: max and mean, with the stride tied to the window or not, and one of window and
+    # stride at a time away from 4.
+    sizes = [1, 2, 3, 4, 6, 8, 16]
+    return site_states(widgets.VBox([kind, widgets.HBox([size, stride, same]), out]),
+                       grid=("pooling", "stride = window"), values={"window": sizes, "stride": sizes})

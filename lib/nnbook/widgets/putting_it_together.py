@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import functional as F
-from ._base import _redraw
+from ._base import _redraw, site_states
 
 
 def _check_filters_and_images(W, images, who):
@@ -110,4 +110,6 @@ def filter_playground(W, images, labels, k=8, n_images=6):
     for w in (f, first):
         w.observe(update, "value")
     update()
-    return widgets.VBox([widgets.HBox([f, first]), out])
+    # The website: every filter with the first images, and a few pages of images for filter 0.
+    pages = sorted({min(p, first.max) for p in range(0, 6 * n_images, n_images)})
+    return site_states(widgets.VBox([widgets.HBox([f, first]), out]), values={"first image": pages})

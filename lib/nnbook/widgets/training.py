@@ -13,7 +13,7 @@ import numpy as np
 from .. import init as nninit
 from ..layers.base import Module
 from ..optim import SGD, Adam, RMSProp
-from ._base import _redraw
+from ._base import _redraw, site_states
 
 
 # --- 2-D loss surfaces ----------------------------------------------------------------------------
@@ -189,8 +189,16 @@ def race_playground(steps=60):
     for w in (lr, adaptive_lr, momentum, beta1, beta2, surface, chosen):
         w.observe(update, "value")
     update()
-    return widgets.VBox([widgets.HBox([widgets.VBox([lr, adaptive_lr, momentum, beta1, beta2]),
-                                       widgets.VBox([surface, chosen])]), out])
+    box = widgets.VBox([widgets.HBox([widgets.VBox([lr, adaptive_lr, momentum, beta1, beta2]),
+                                      widgets.VBox([surface, chosen])]), out])
+    # The website: on each surface, one setting at a time away from the defaults (each optimizer's
+    # path depends on its own settings only), including the values section 2.9 suggests.
+    site_lrs = [0.01, 0.05, 0.1, 0.12, 0.2, 0.5, 1.0]
+    return site_states(box, grid=("surface",), values={
+        "SGD / momentum lr": site_lrs, "RMSProp / Adam lr": site_lrs,
+        "momentum": [0.0, 0.5, 0.9, 0.99], "Adam β1": [0.0, 0.5, 0.9, 0.99],
+        "optimizers": [OPTIMIZERS, ("sgd", "momentum"), ("rmsprop", "adam")]},
+        note="There the optimizers can be any subset, and the rates and momentum any value.")
 
 
 # --- initialization explorer ------------------------------------------------------------------------
@@ -290,4 +298,6 @@ def init_playground(width=256, n=512):
     for w in (depth, scheme, activation):
         w.observe(update, "value")
     update()
-    return widgets.VBox([widgets.HBox([depth, scheme]), activation, out])
+    # The website: every scheme and activation at depths 2 to 40.
+    return site_states(widgets.VBox([widgets.HBox([depth, scheme]), activation, out]), grid="all",
+                       values={"depth": [2, 5, 10, 20, 40]})
