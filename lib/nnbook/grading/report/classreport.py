@@ -66,17 +66,18 @@ def _num(x):
     return f"{int(x)}" if float(x).is_integer() else f"{x:g}"
 
 
-def _names(names):
-    return ", ".join(sorted(names))
+def _names(names, esc):
+    return ", ".join(esc(n) for n in sorted(names))
 
 
-def failure_lines(ex):
-    """``[(count, text)]``: one per named mistake (most learners first), then the failures without one."""
-    lines = [(c, f"{mistake} ({_names(ex['who'][mistake])})") for mistake, c in
+def failure_lines(ex, esc=str):
+    """``[(count, text)]``: one per named mistake (most learners first), then the failures without one.
+    ``esc`` escapes what learners control (their names, their exceptions' text) for the output format."""
+    lines = [(c, f"{mistake} ({_names(ex['who'][mistake], esc)})") for mistake, c in
              sorted(ex["mistakes"].items(), key=lambda kv: (-kv[1], kv[0]))]
     if ex["unnamed"]:
         lines.append((len(ex["unnamed"]), f"{NO_NAMED_MISTAKE} ("
-                      + "; ".join(f"{who}: {why}" for who, why in sorted(ex["unnamed"])) + ")"))
+                      + "; ".join(f"{esc(who)}: {esc(why)}" for who, why in sorted(ex["unnamed"])) + ")"))
     return lines
 
 
@@ -107,7 +108,7 @@ def markdown(summary, skipped=()):
         for gid, ex in entry["exercises"].items():
             if ex["failed"]:
                 lines.append(f"**{gid}**: {ex['failed']} of {n} failed; the mistake each one's first hint named:")
-                lines += [f"- {c} of {n}: {md_text(text)}" for c, text in failure_lines(ex)]
+                lines += [f"- {c} of {n}: {text}" for c, text in failure_lines(ex, md_text)]
                 lines.append("")
     return "\n".join(lines)
 
