@@ -63,10 +63,10 @@ class PageLog:
 
     def __init__(self, page, allowed_origin):
         self.allowed_origin = allowed_origin.rstrip("/")
-        self.requests, self.outside, self.failed, self.errors = [], [], [], []
+        self.requests, self.outside, self.failed, self.errors, self.aborted = [], [], [], [], []
         page.on("request", self._request)
         page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.status} {r.url}"))
-        page.on("requestfailed", lambda r: self.failed.append(f"{r.failure} {r.url}"))
+        page.on("requestfailed", self._request_failed)
         page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
         # Nothing may leave localhost: record and abort anything else.
@@ -74,6 +74,15 @@ class PageLog:
 
     def _request(self, req):
         self.requests.append(req.url)
+
+    def _request_failed(self, req):
+        # A picture whose src changed before it loaded (a control moved again at once) is aborted by
+        # the browser: not a failure. A missing file answers 404 (the response handler above), and
+        # requests that would leave localhost are recorded in ``outside``.
+        if req.failure == "net::ERR_ABORTED" and req.url.startswith(self.allowed_origin + "/"):
+            self.aborted.append(req.url)
+            return
+        self.failed.append(f"{req.failure} {req.url}")
 
     def _abort(self, route):
         self.outside.append(route.request.url)
