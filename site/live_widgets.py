@@ -30,6 +30,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -48,6 +49,9 @@ CONTROL_MODELS = ("Slider", "Dropdown", "ToggleButton", "Checkbox", "Select", "R
 NOT_CONTROL_MODELS = ("HTMLModel", "HTMLMathModel", "LabelModel")
 PICTURE_PACKAGES = ("numpy", "matplotlib", "matplotlib-inline", "ipywidgets", "ipykernel", "pillow", "scipy",
                     "scikit-learn")
+
+
+READS_ONLY = "reads-only"     # cell tag: the cell changes nothing it reads (see cells_to_run)
 
 
 class LiveWidgetError(RuntimeError):
@@ -135,12 +139,16 @@ def cells_to_run(nb, live):
     running cell later reads, or if it reads such a name that holds data (bound by an assignment,
     not by ``import``/``def``/``class``), since it may change that object in place (train a
     network, append to a list). A cell that is not plain Python runs whenever an earlier name is
-    needed. Each running cell's own names are then needed too. What it cannot see: a change made
+    needed. Each running cell's own names are then needed too. A cell tagged ``reads-only``
+    (:data:`READS_ONLY`: it changes nothing it reads, e.g. a figure, asserts, or an experiment on
+    networks of its own) runs only if it binds a needed name. What it cannot see: a change made
     through a module or a function (``np.random.seed``, a plotting style set in a later cell); the
-    book's chapters seed each experiment with its own generator.
+    book's chapters seed each experiment with its own generator. A wrong ``reads-only`` tag shows
+    as a first picture that differs from the committed one (:func:`render_all` compares them).
     """
     code = [i for i, c in enumerate(nb["cells"]) if c.get("cell_type") == "code"]
     names = {i: _names(_source(nb["cells"][i])) for i in code}
+    reads_only = {i for i in code if READS_ONLY in nb["cells"][i].get("metadata", {}).get("tags", [])}
     code_names = set().union(*(n[2] for n in names.values() if n))
     data_names = set().union(*(n[1] - n[2] for n in names.values() if n))
     mutable = data_names - (code_names - data_names) if data_names else set()
@@ -154,7 +162,8 @@ def cells_to_run(nb, live):
             if not needed:
                 break
             n = names[i]
-            if n is None or n[1] & needed or n[0] & needed & mutable or i in run:
+            changes = n is not None and i not in reads_only and n[0] & needed & mutable
+            if n is None or n[1] & needed or changes or i in run:
                 run.add(i)
                 if n is not None:
                     needed |= n[0]
@@ -208,10 +217,14 @@ def render_notebook(path, out_dir, run, widgets):
     # (jupyter/nbclient#312). The driver captures outputs itself and needs no widget state.
     client.widget_registry = {}
     out_dir = Path(out_dir)
+    # The driver's own cells run at an index past the notebook's cells: nbclient stores an executed
+    # cell at its index (an index of -1 would replace the last cell, e.g. the widget cell itself).
+    nb.cells.append(nbformat.v4.new_code_cell(""))
+    scratch = len(nb.cells) - 1
     with client.setup_kernel():
         setup = nbformat.v4.new_code_cell(f"import sys as _nnbook_sys\n_nnbook_sys.path.insert(0, {str(SITE)!r})\n"
                                           "import widget_driver as _nnbook_live")
-        client.execute_cell(setup, -1)
+        client.execute_cell(setup, scratch)
         for i in run:
             cell = nb.cells[i]
             cell.outputs = []
@@ -227,15 +240,27 @@ def render_notebook(path, out_dir, run, widgets):
                 if old not in live:
                     continue
                 call = nbformat.v4.new_code_cell(f"_nnbook_live.render({new!r}, {str(out_dir / old)!r}); None")
-                client.execute_cell(call, -1)
+                client.execute_cell(call, scratch)
                 errors = [o for o in call.outputs if o.get("output_type") == "error"]
                 if errors:
                     raise LiveWidgetError(f"the widget of cell {i}: {errors[0]['ename']}: {errors[0]['evalue']}")
     return out_dir
 
 
+def _die_with_parent():
+    """In the worker before it starts: a SIGTERM when the build that started it dies (even by
+    SIGKILL), so no worker or kernel renders on for a build that is gone (Linux only)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _worker(argv):
     """``python live_widgets.py NOTEBOOK OUTDIR RUN_JSON WIDGETS_JSON`` (used by :func:`render_all`)."""
+    # a SIGTERM (the build stopped or died) ends the kernel too: SystemExit leaves setup_kernel()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     path, out_dir, run = argv[0], argv[1], json.loads(argv[2])
     widgets = {int(k): v for k, v in json.loads(argv[3]).items()}
     try:
@@ -244,6 +269,70 @@ def _worker(argv):
         print(f"{type(e).__name__}: {str(e)[-3000:]}", file=sys.stderr)
         return 1
     return 0
+
+
+# --- the first picture must be the committed one ---------------------------------------------------
+
+def _committed_outputs(state, model_id, seen=None):
+    """The outputs the committed notebook saved in the Output widget(s) inside widget ``model_id``."""
+    seen = set() if seen is None else seen
+    if model_id in seen or model_id not in state:
+        return []
+    seen.add(model_id)
+    model = state[model_id]
+    if model.get("model_name") == "OutputModel":
+        return list(model.get("state", {}).get("outputs", []))
+    children = model.get("state", {}).get("children", []) or []
+    return [o for c in children if isinstance(c, str)
+            for o in _committed_outputs(state, c.removeprefix("IPY_MODEL_"), seen)]
+
+
+def _pixels(raw):
+    import numpy as np
+    from PIL import Image
+    im = Image.open(io.BytesIO(raw))
+    if "A" in im.getbands():
+        white = Image.new("RGB", im.size, (255, 255, 255))
+        white.paste(im, mask=im.getchannel("A"))
+        im = white
+    return np.asarray(im.convert("RGB"), dtype=np.int16)
+
+
+def first_state_differs(nb, raw_dir, model_id):
+    """Why the rendered first state of ``model_id`` (in ``raw_dir/<model_id>/``) is not what the
+    committed notebook shows, or None when it is (or the notebook saved nothing to compare).
+
+    Pictures may differ in rounding only (at most 1 % of the pixels by more than 16 levels): the
+    same cells on another machine can round a trained weight differently."""
+    import base64
+    state = nb.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {}).get("state", {}) or {}
+    saved = _committed_outputs(state, model_id)
+    manifest = json.loads((Path(raw_dir) / model_id / "manifest.json").read_text())
+    if not manifest["controls"] or not saved:
+        return None
+    start = [c["default"] for c in manifest["controls"]]
+    first = next((s["outputs"] for s in manifest["states"] if s["state"] == start), None)
+    if first is None:
+        return None
+    old_images = [base64.b64decode(o["data"]["image/png"]) for o in saved if "image/png" in o.get("data", {})]
+    new_images = [(Path(raw_dir) / model_id / o["image"]).read_bytes() for o in first
+                  if o.get("image", "").endswith(".png")]
+    if old_images or new_images:
+        if len(old_images) != len(new_images):
+            return f"{len(new_images)} pictures, the committed notebook {len(old_images)}"
+        for k, (old, new) in enumerate(zip(old_images, new_images)):
+            a, b = _pixels(old), _pixels(new)
+            if a.shape != b.shape:
+                return f"picture {k + 1} is {b.shape[1]}x{b.shape[0]} pixels, the committed one {a.shape[1]}x{a.shape[0]}"
+            changed = (abs(a - b).max(axis=2) > 16).mean()
+            if changed > 0.01:
+                return f"picture {k + 1} differs from the committed one in {changed:.1%} of its pixels"
+        return None
+    old_text = "".join(o.get("text", "") for o in saved if o.get("output_type") == "stream")
+    new_text = "".join(o.get("text", "") for o in first)
+    if old_text.strip() != new_text.strip():
+        return "its text differs from the committed one"
+    return None
 
 
 # --- pictures ------------------------------------------------------------------------------------
@@ -345,12 +434,21 @@ def render_all(out, root=REPO, jobs=None, log=print, cache_root=None):
         try:
             proc = subprocess.run([sys.executable, __file__, str(path), str(work / "raw"), json.dumps(run),
                                    json.dumps(widgets)], capture_output=True, text=True, env=env,
-                                  cwd=str(path.parent), stdin=subprocess.DEVNULL, timeout=WORKER_TIMEOUT)
+                                  cwd=str(path.parent), stdin=subprocess.DEVNULL, timeout=WORKER_TIMEOUT,
+                                  preexec_fn=_die_with_parent)
         except subprocess.TimeoutExpired:
             raise LiveWidgetError(f"{rel}: rendering its widgets took more than {WORKER_TIMEOUT} s") from None
         if proc.returncode != 0:
             shutil.rmtree(work, ignore_errors=True)
             raise LiveWidgetError(f"{rel}: " + (proc.stderr.strip()[-4000:] or "the worker failed"))
+        for wid in (m for ids in live.values() for m in ids):
+            why = first_state_differs(nb, work / "raw", wid)
+            if why:
+                shutil.rmtree(work, ignore_errors=True)
+                raise LiveWidgetError(
+                    f"{rel}: the widget {wid} rendered for the site is not the one the notebook shows: {why}. "
+                    f"Re-execute the notebook; if it is current, a cell the widget depends on did not run "
+                    f"(a cell tagged {READS_ONLY!r} that changes what it reads?)")
         _store(work / "raw", work / "pictures")
         (work / "pictures" / "done").write_text("")
         for old in home.iterdir():         # earlier keys of this notebook

@@ -195,6 +195,20 @@ def test_the_cells_to_run_are_what_the_widget_depends_on():
     assert live.cells_to_run(nb, {10: ["m"]}) == [0, 1, 2, 3, 4, 5, 9, 10]    # 5 runs, so net is needed
 
 
+def test_a_cell_tagged_reads_only_runs_only_for_the_names_it_binds():
+    """``reads-only`` (a figure, asserts, an experiment on networks of its own): the cell is not run
+    just because it reads the widget's data; it still runs when it binds a name that is needed."""
+    sources = ("import nnbook", "X = nnbook.data()", "print(X.mean())", "net = nnbook.mlp()",
+               "scores = [nnbook.fit(nnbook.mlp(), X) for _ in range(3)]\nprint(net)", "nnbook.show(net, X)",
+               "nnbook.show(scores)")
+    cells = [{"cell_type": "code", "source": s, "metadata": {}} for s in sources]
+    assert live.cells_to_run({"cells": cells}, {5: ["m"]}) == [0, 1, 2, 3, 4, 5]   # 2 and 4 may change X, net
+    for i in (2, 4):
+        cells[i]["metadata"]["tags"] = [live.READS_ONLY]
+    assert live.cells_to_run({"cells": cells}, {5: ["m"]}) == [0, 1, 3, 5]
+    assert live.cells_to_run({"cells": cells}, {6: ["m"]}) == [0, 1, 3, 4, 6]      # 4 binds scores
+
+
 def test_pictures_are_made_smaller(tmp_path):
     import io
 
@@ -280,3 +294,30 @@ def test_render_all_runs_the_notebook_and_caches_the_pictures(tmp_path):
     html_dir = tmp_path / "html"
     live.publish(tmp_path / "out2", html_dir)
     assert sorted(p.name for p in (html_dir / "_widgets" / "book" / "01_x").iterdir()) == sorted(files)
+
+
+def test_a_first_picture_unlike_the_committed_one_stops_the_build(tmp_path):
+    """The guard behind ``reads-only`` (and against a notebook changed without re-executing): the
+    widget's first rendered state must show what the committed notebook shows. Here a cell tagged
+    ``reads-only`` does change the widget's data, so the site would have drawn another picture."""
+    pytest.importorskip("nbclient")
+    import nbformat
+    root = tmp_path / "repo"
+    path = root / "book" / "01_x.ipynb"
+    _executed_notebook(path, [
+        "%matplotlib inline\nimport matplotlib.pyplot as plt\nimport ipywidgets as widgets",
+        "scale = [2.0]",
+        "scale[0] = 5.0",
+        "def show(k=1):\n    fig, ax = plt.subplots(figsize=(3, 2))\n    ax.bar([0], [k * scale[0]])\n"
+        "    ax.set_ylim(0, 12)\n    plt.show()\n\n"
+        "_ = widgets.interact(show, k=widgets.IntSlider(value=1, min=0, max=2))",
+    ])
+    pages = live.render_all(tmp_path / "out", root, jobs=1, log=lambda m: None, cache_root=tmp_path / "c1")
+    assert len(pages["book/01_x"]) == 1            # untagged: cell 2 runs, the pictures agree
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[2].metadata["tags"] = [live.READS_ONLY]
+    nbformat.write(nb, path)
+    with pytest.raises(live.LiveWidgetError, match=r"book/01_x.ipynb: the widget \w+ rendered for the site is not "
+                                                    r"the one the notebook shows: picture 1 differs .*reads-only"):
+        live.render_all(tmp_path / "out", root, jobs=1, log=lambda m: None, cache_root=tmp_path / "c2")
+    assert not any((tmp_path / "c2").rglob("done"))     # nothing was cached
