@@ -105,6 +105,17 @@ def run(cmd):
             continue
 
 
+def parallel(rest):
+    """pytest-xdist options for ``dev.py test``: one worker per core (at most 4), each test file or
+    notebook a unit of work (a module's fixtures are made once; a notebook's cells share one kernel);
+    none when the arguments choose (``-n``, ``--dist``, ``-p no:xdist``) or with one core."""
+    workers = min(os.cpu_count() or 1, 4)
+    chosen = any(a == "-n" or a.startswith(("-n=", "--numprocesses", "--dist")) or a == "no:xdist" for a in rest)
+    if chosen or workers < 2:
+        return []
+    return ["-n", str(workers), "--dist", "loadfile"]
+
+
 def lab(rest):
     """``dev.py lab [NOTEBOOK] [JUPYTER ARGUMENTS]``: NOTEBOOK (as the website's pages give it) is a
     path in the repository, or relative to the current folder (made absolute here, as the lab runs
@@ -125,7 +136,7 @@ def main(argv):
     if task == "setup":
         return 0
     if task == "test":
-        return run([PY, "-m", "pytest", *rest])
+        return run([PY, "-m", "pytest", *parallel(rest), *rest])
     if task == "site":
         return run([PY, ROOT / "site" / "build.py", *rest])
     if task == "bench":

@@ -1,4 +1,7 @@
 """Fixtures shared by the library tests."""
+import fcntl
+import os
+
 import pytest
 
 
@@ -37,8 +40,17 @@ def built_site(tmp_path_factory):
 
     pytest.importorskip("myst_nb", reason="the site needs the 'site' extra (python3 dev.py site installs it)")
     repo = Path(__file__).resolve().parents[1]
-    out = tmp_path_factory.mktemp("site")
-    proc = subprocess.run([sys.executable, str(repo / "site" / "build.py"), "--out", str(out), "-q"],
-                          cwd=repo, capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, f"site build failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # under pytest-xdist (dev.py test) the workers share one build: the first builds, the
+        # others wait for it (the folder above each worker's basetemp is the run's, shared)
+        out = tmp_path_factory.getbasetemp().parent / "site"
+    else:
+        out = tmp_path_factory.mktemp("site")
+    with open(out.parent / "site.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "built").is_file():
+            proc = subprocess.run([sys.executable, str(repo / "site" / "build.py"), "--out", str(out), "-q"],
+                                  cwd=repo, capture_output=True, text=True, timeout=1800)
+            assert proc.returncode == 0, f"site build failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+            (out / "built").write_text("")
     return out / "html"

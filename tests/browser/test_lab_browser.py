@@ -162,6 +162,11 @@ def open_notebook(browser, lab, rel):
 
 
 def menu(page, top, item):
+    dialog = page.query_selector(".jp-Dialog")
+    if dialog:   # the kernel choice can come late on a busy machine (after the kernel showed idle)
+        print("accepting a JupyterLab dialog:", " ".join(dialog.inner_text().split())[:200])
+        page.click(".jp-Dialog .jp-mod-accept")
+        page.wait_for_selector(".jp-Dialog", state="detached", timeout=30_000)
     page.get_by_role("menuitem", name=top, exact=True).click()
     page.get_by_role("menuitem", name=item, exact=True).click()
 
