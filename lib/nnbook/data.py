@@ -57,8 +57,13 @@ def load_photo(gray=True, size=None, dtype=np.float64):
 
     Args:
         gray: if True return shape (H, W) luminance, else (H, W, 3) RGB.
-        size: optional target height; the image is shrunk by an integer factor
-            (block means) to at most that height.
+        size: optional approximate height. The 600 x 512 photo is shrunk by the integer factor
+            ``f = max(1, 600 // size)`` (means of ``f x f`` blocks; rows and columns left over are
+            dropped), so the result has ``600 // f`` rows: for ``size <= 600`` at least ``size``
+            and fewer than ``2 * size``. ``size=64`` gives (66, 56), ``size=300`` (300, 256).
+
+    Shape:
+        (600, 512) without ``size``, else (600 // f, 512 // f); RGB adds a last axis of 3.
     """
     import matplotlib.cbook as cbook
     import matplotlib.image as mpimg
