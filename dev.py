@@ -113,7 +113,9 @@ def parallel(rest):
     chosen = any(a == "-n" or a.startswith(("-n=", "--numprocesses", "--dist")) or a == "no:xdist" for a in rest)
     if chosen or workers < 2:
         return []
-    return ["-n", str(workers), "--dist", "loadfile"]
+    # in collection order (not biggest file first): the longest units, the browser tests, then start
+    # first instead of running alone at the end
+    return ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"]
 
 
 def lab(rest):
