@@ -10,7 +10,7 @@ with controls (a slider, a dropdown, ...):
 2. after each widget cell, run ``widget_driver.render`` in the same kernel: it sets the widget's
    controls to every state its declaration lists (``nnbook.widgets._base.site_states``) and keeps
    what the widget displays for each;
-3. store the pictures, made smaller (a 256-colour PNG, or a WebP where that is much smaller, as
+3. store the pictures, made smaller (a 64-color PNG, or a WebP where that is much smaller, as
    for photographs), with a manifest, in ``OUT/live/cache/<notebook>/<key>/``. The key hashes
    the cells that ran, the library's source and the versions of the packages that draw, so an
    unchanged book renders nothing on the next build;
@@ -338,7 +338,7 @@ def first_state_differs(nb, raw_dir, model_id):
 # --- pictures ------------------------------------------------------------------------------------
 
 def compact(raw, ext):
-    """(bytes, ext, width, height) of a smaller picture: a 64-colour PNG (plots look the same), or a
+    """(bytes, ext, width, height) of a smaller picture: a 64-color PNG (plots look the same), or a
     WebP when that is less than half its size (photographs and other smooth pictures)."""
     from PIL import Image
     if ext not in (".png", ".jpg"):
