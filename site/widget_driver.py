@@ -252,7 +252,9 @@ def _set(controls, state):
     """Set the controls to ``state`` (indices); returns the indices they hold afterwards."""
     for _ in range(3):          # a control's observer may move another one; set what moved again
         for c, i in zip(controls, state):
-            if not _same(_value(c["widget"]), c["values"][i]):
+            # a reader cannot move a disabled control (pooling's stride while "stride = window"):
+            # leave it, and the state is one the widget cannot show (no redraw is spent on it)
+            if not _same(_value(c["widget"]), c["values"][i]) and not getattr(c["widget"], "disabled", False):
                 c["widget"].value = c["values"][i]
         now = tuple(_index(c["values"], _value(c["widget"])) for c in controls)
         if now == tuple(state):
