@@ -64,7 +64,7 @@ def _recycled(name, shape, dtype):
 def _use_shifted(C, F, stride, padded_size, out_size):
     """The shifted method wins for stride 1 when the input has enough channels for its
     stacked products (measured: from about 8) and the padded grid it computes on is not
-    much larger than the output (3x3 on 16x16 maps and up; 14x14 is already im2col's)."""
+    much larger than the output (3x3 on 16x16 maps and up; 15x15 is still im2col's)."""
     waste = padded_size[0] * padded_size[1] / (out_size[0] * out_size[1])
     return stride == (1, 1) and C >= 8 and waste <= 1.28
 
