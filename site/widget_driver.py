@@ -11,8 +11,15 @@ runs ``widget_driver.render(model_id, folder)`` in the same kernel. This module
    displays (figures, printed text) instead of sending it to the frontend;
 4. writes ``folder/manifest.json`` (controls, states, outputs) and the raw images beside it.
 
+Each state draws a new figure, and matplotlib lays out its text twice per picture (the inline
+backend crops to a tight bounding box). While it renders, the driver lets every picture share one
+cache of text sizes and of laid-out math text (``shared_text_caches``): the pictures are the same
+to the byte, in about a quarter less time.
+
 It changes nothing in the library and is not imported by it.
 """
+import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -199,13 +206,89 @@ def _order(states, start):
     return path
 
 
+# --- drawing faster, the same pictures --------------------------------------------------------------
+
+@contextlib.contextmanager
+def shared_text_caches():
+    """While active, all of matplotlib's Agg renderers of one dpi share their caches of text sizes
+    and of laid-out math text (matplotlib keeps them per renderer, and every picture gets a new
+    renderer). Text sizes depend on the text, the font and the dpi only, so the pictures do not
+    change. With a matplotlib whose internals differ, nothing is changed (drawing is just slower)."""
+    try:
+        import matplotlib.text as mtext
+        from matplotlib.backends.backend_agg import RendererAgg
+        from matplotlib.mathtext import MathTextParser
+        original_metrics = mtext._get_text_metrics_function
+        original_init = RendererAgg.__init__
+        unwrapped_parse = MathTextParser._parse_cached.__wrapped__
+    except (ImportError, AttributeError):
+        yield None
+        return
+    parser = MathTextParser("path")
+    # the parser's own cache holds 50 layouts (one figure's log-axis labels can take a dozen)
+    parser._parse_cached = functools.lru_cache(4096)(functools.partial(unwrapped_parse, parser))
+    by_dpi = {}
+
+    def metrics_function(renderer):
+        if type(renderer) is not RendererAgg:
+            return original_metrics(renderer)
+        dpi = renderer.dpi
+        if dpi not in by_dpi:
+            sizer = RendererAgg(1, 1, dpi)          # measures only: a 1x1 canvas of that dpi
+
+            @functools.lru_cache(16384)
+            def metrics(text, fontprop, ismath, _dpi):
+                return sizer.get_text_width_height_descent(text, fontprop, ismath)
+            by_dpi[dpi] = metrics
+        return by_dpi[dpi]
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.mathtext_parser = parser
+
+    mtext._get_text_metrics_function = metrics_function
+    RendererAgg.__init__ = init
+    try:
+        yield by_dpi
+    finally:
+        mtext._get_text_metrics_function = original_metrics
+        RendererAgg.__init__ = original_init
+
+
 # --- capturing what a redraw displays ------------------------------------------------------------
 
+LAZY = "application/x-nnbook-figure"      # a displayed figure, not drawn yet
+
+
+def _is_figure(obj):
+    figure = getattr(sys.modules.get("matplotlib.figure"), "Figure", None)
+    return figure is not None and isinstance(obj, figure)
+
+
 class _Capture:
-    """Swap the shell's display publisher, stdout and traceback printer for recorders."""
+    """Swap the shell's display publisher, stdout and traceback printer for recorders.
+
+    A displayed matplotlib figure is kept as the figure and drawn only if it is still shown when
+    the state is complete (:meth:`outputs`): setting two controls redraws twice, and the first
+    picture, cleared by the second, would cost a PNG for nothing."""
 
     def __init__(self):
         self.items, self.errors = [], []
+
+    def outputs(self):
+        """What the widget shows now, figures drawn as a display would have drawn them."""
+        done = []
+        for kind, data in self.items:
+            if kind == "display" and LAZY in data:
+                figure, include, exclude = data[LAZY]
+                data = self._format(figure, include=include, exclude=exclude)[0]
+            done.append((kind, data))
+        return done
+
+    def _lazy_format(self, obj, include=None, exclude=None):
+        if _is_figure(obj):
+            return {LAZY: (obj, include, exclude)}, {}
+        return self._format(obj, include=include, exclude=exclude)
 
     def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
         self.items.append(("display", dict(data)))
@@ -237,10 +320,18 @@ class _Capture:
         self.shell.display_pub = self
         sys.stdout = self
         self.shell.showtraceback = self.showtraceback
+        formatter = self.shell.display_formatter
+        self._own_format = vars(formatter).get("format")     # an instance's own, if someone set one
+        self._format = formatter.format
+        formatter.format = self._lazy_format
         return self
 
     def __exit__(self, *exc):
         self.shell.display_pub, sys.stdout, self.shell.showtraceback = self.saved
+        if self._own_format is None:
+            del self.shell.display_formatter.format     # the class's method again
+        else:
+            self.shell.display_formatter.format = self._own_format
         return False
 
 
@@ -262,23 +353,9 @@ def _set(controls, state):
     return now
 
 
-def render(model_id, folder):
-    """Render every state of the widget ``model_id`` into ``folder``; returns the manifest."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    widget = find_widget(model_id)
-    controls, states = plan(widget)
-    manifest = {"model_id": model_id, "widget": type(widget).__name__, "controls": [], "states": []}
-    if not controls:
-        (folder / "manifest.json").write_text(json.dumps(manifest))
-        return manifest
-    decl = getattr(widget, SITE_STATES, None) or {}
-    manifest["note"] = decl.get("note", "")
-    manifest["declared"] = bool(decl)
-    start = tuple(c["default"] for c in controls)
-    files = {}
-    rendered = {}
-    for state in _order(states, start):
+def _render_states(controls, states, folder, files, rendered):
+    """Set the controls to each of ``states`` in turn; ``rendered[state reached] = its outputs``."""
+    for state in states:
         with _Capture() as cap:
             now = _set(controls, state)
             if not cap.items and not cap.errors:    # nothing changed (the first state): redraw it
@@ -296,9 +373,29 @@ def render(model_id, folder):
                               f"does not offer: {[c['widget'].value for c in controls]}")
         if now in rendered:
             continue
-        rendered[now] = [_output(item, folder, files) for item in cap.items]
+        rendered[now] = [_output(item, folder, files) for item in cap.outputs()]
         if not rendered[now]:
             raise DriverError(f"state {_describe(controls, now)} displayed nothing")
+
+
+def render(model_id, folder):
+    """Render every state of the widget ``model_id`` into ``folder``; returns the manifest."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    widget = find_widget(model_id)
+    controls, states = plan(widget)
+    manifest = {"model_id": model_id, "widget": type(widget).__name__, "controls": [], "states": []}
+    if not controls:
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+        return manifest
+    decl = getattr(widget, SITE_STATES, None) or {}
+    manifest["note"] = decl.get("note", "")
+    manifest["declared"] = bool(decl)
+    start = tuple(c["default"] for c in controls)
+    files = {}
+    rendered = {}
+    with shared_text_caches():
+        _render_states(controls, _order(states, start), folder, files, rendered)
     _set(controls, start)           # leave the widget as the notebook left it
     reached = {(k, s[k]) for s in rendered for k in range(len(controls))}
     for k, c in enumerate(controls):

@@ -182,6 +182,73 @@ def test_a_disabled_control_is_left_alone_and_costs_no_redraw(shell, tmp_path):
     assert moved_while_disabled == []                          # the driver never moved b while disabled
 
 
+def test_a_figure_cleared_by_the_next_redraw_is_never_drawn(shell, tmp_path):
+    """A state that moves two controls redraws twice; only the figure still shown is made a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+    from matplotlib.figure import Figure
+    png = shell.display_formatter.formatters["image/png"]
+    drawn, redraws = [], []
+
+    def to_png(fig):
+        drawn.append(fig._suptitle.get_text())
+        return "cG5n"                                       # what the formatter would return (base64)
+    png.for_type(Figure, to_png)
+    try:
+        def draw(a, b, c):
+            redraws.append((a, b, c))
+            fig = plt.figure()
+            fig.suptitle(f"{a} {b} {c}")
+            display(fig)
+            plt.close(fig)
+        box = site_states(_drawing_widget(draw), grid=("c",))
+        del drawn[:], redraws[:]                                # the widget's first picture, shown when made
+        manifest = driver.render(box.model_id, tmp_path)
+        restored = drawn.pop()                                  # the widget put back, shown in the notebook
+    finally:
+        png.pop(Figure)
+    states = [tuple(s["state"]) for s in manifest["states"]]
+    assert len(states) == 12 and len(drawn) == len(states)      # one PNG per state ...
+    assert len(redraws) > len(states) + 1                       # ... though some states took two redraws
+    labels = [[c["labels"][i] for c, i in zip(manifest["controls"], st)] for st in states]
+    assert drawn == [" ".join(x.replace("on", "True").replace("off", "False") for x in lab) for lab in labels]
+    assert all(s["outputs"] == [{"image": s["outputs"][0]["image"]}] for s in manifest["states"])
+    assert restored == "1 x True"
+    assert "format" not in vars(shell.display_formatter)        # the shell's formatter is itself again
+
+
+def test_shared_text_caches_change_no_pixel():
+    """While rendering, every picture shares matplotlib's caches of text sizes and math text; the
+    PNG is the same byte for byte, and the second picture is measured from the cache."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    def picture():
+        fig, ax = plt.subplots(figsize=(5, 3))
+        ax.plot(np.logspace(-6, 2, 50), label="loss $\\alpha^2$")
+        ax.set_yscale("log")                                  # tick labels in math text: 10^-6 ...
+        ax.set_title("a title")
+        ax.legend()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight")
+        plt.close(fig)
+        return buf.getvalue()
+
+    plain = picture()
+    with driver.shared_text_caches() as caches:
+        first, second = picture(), picture()
+    assert first == plain and second == plain
+    (metrics,) = caches.values()                              # one dpi
+    assert metrics.cache_info().hits > metrics.cache_info().misses > 0
+    assert picture() == plain                                 # and matplotlib is as it was
+
+
 # --- the build: cells to run, pictures, the page ----------------------------------------------
 
 def test_free_names_and_the_cells_to_run():

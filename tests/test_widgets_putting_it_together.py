@@ -77,11 +77,22 @@ def test_errors(data):
 def test_filter_figure_draws_weights_patches_and_maps(data):
     W, images, labels = data
     fig = widgets.filter_figure(W, images, labels, 1, k=4, image_indices=(0, 2, 3))
-    titles = [ax.get_title() for ax in fig.axes]
-    assert "filter 1" in titles and "mean of top 4" in titles
-    assert sum(t.startswith("image ") for t in titles) == 3 and titles.count("response") == 3
-    drawn = [ax.images[0].get_array() for ax in fig.axes if ax.images]
-    assert any(np.allclose(a, W[1, 0]) for a in drawn)
+    (ax,) = fig.axes                                         # one axes holds the grid of pictures
+    titles = [t.get_text() for t in ax.texts]
+    patches, scores, _ = widgets.top_patches(W, images, 1, 4)
+    assert titles[:2] == ["filter 1", "mean of top 4"] and titles[2:6] == [f"{s:.2f}" for s in scores]
+    assert titles[6:] == ["image 0: 0", "image 2: 2", "image 3: 3"] + ["response"] * 3
+    drawn = [im.get_array() for im in ax.images]
+    assert len(drawn) == 2 + 4 + 3 + 3
+    assert np.allclose(drawn[0], W[1, 0]) and np.allclose(drawn[1], patches.mean(axis=0))
+    assert np.allclose(drawn[6], images[0, 0])
+    resp = widgets.filter_responses(W[1:2], images[[0, 2, 3]])[:, 0]
+    assert np.allclose(drawn[9], resp[0]) and np.allclose(drawn[11], resp[2])
+    # every picture in its own cell of the grid: no two overlap
+    boxes = [im.get_extent() for im in ax.images]            # (left, right, bottom, top), top < bottom
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert a[1] <= b[0] or b[1] <= a[0] or a[2] <= b[3] or b[2] <= a[3]
 
 
 def test_playground_controls_redraw(data):
