@@ -3,15 +3,16 @@
 ``site/build.py`` calls :func:`render_all`. For each notebook whose committed outputs show a widget
 with controls (a slider, a dropdown, ...):
 
-1. run the notebook in a kernel, only as far as its widgets need: the first code cell (imports
+1. run the notebook in a worker process, in an IPython shell with the inline backend JupyterLab's
+   kernel uses (no kernel process: :func:`render_notebook`), only as far as its widgets need: the first code cell (imports
    and settings) and the earlier cells each widget cell depends on (:func:`cells_to_run`: those
    that bind what it reads, or may change that data in place, and so on backwards); a widget cell
    that defines everything it uses (``race_playground()``) runs on its own;
-2. after each widget cell, run ``widget_driver.render`` in the same kernel: it sets the widget's
+2. after each widget cell, run ``widget_driver.render`` in the same shell: it sets the widget's
    controls to every state its declaration lists (``nnbook.widgets._base.site_states``) and keeps
    what the widget displays for each;
-3. store the pictures, made smaller (a 64-color PNG, or a WebP where that is much smaller, as
-   for photographs), with a manifest, in ``OUT/live/cache/<notebook>/<key>/``. The key hashes
+3. store the pictures, made smaller (a 64-color PNG for a plot, a WebP for a photograph:
+   :func:`compact`), with a manifest, in ``OUT/live/cache/<notebook>/<key>/``. The key hashes
    the cells that ran, the library's source and the versions of the packages that draw, so an
    unchanged book renders nothing on the next build;
 4. write ``OUT/live/<folder>/<notebook>.json``: for each committed widget (by its model id), the
@@ -44,11 +45,11 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 COLORS = 64                   # of a plot's PNG
 BACKGROUND = 0.5              # a picture with one color on this share of it is a plot (else a photograph)
 WORKER_TIMEOUT = 1800         # seconds for one notebook
-FORMAT_VERSION = "3"          # bump when the pictures (compact()) or the manifests change
+FORMAT_VERSION = "4"          # bump when the pictures (compact(), render_notebook()) or the manifests change
 CONTROL_MODELS = ("Slider", "Dropdown", "ToggleButton", "Checkbox", "Select", "RadioButtons", "Text",
                   "Combobox", "ColorPicker", "DatePicker", "Play")
 NOT_CONTROL_MODELS = ("HTMLModel", "HTMLMathModel", "LabelModel")
-PICTURE_PACKAGES = ("numpy", "matplotlib", "matplotlib-inline", "ipywidgets", "ipykernel", "pillow", "scipy",
+PICTURE_PACKAGES = ("numpy", "matplotlib", "matplotlib-inline", "ipywidgets", "ipython", "pillow", "scipy",
                     "scikit-learn")
 
 
@@ -201,56 +202,75 @@ def cache_key(nb, run, lib_digest=None, versions=None):
 
 # --- running a notebook (in a worker process) ----------------------------------------------------
 
+def _recorder(shell):
+    """A display publisher for the shell while the cells run: keeps what each cell displays."""
+    from IPython.core.displaypub import DisplayPublisher
+
+    class Recorder(DisplayPublisher):
+        items = []
+
+        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
+            self.items.append(dict(data))
+
+        def clear_output(self, wait=False):
+            pass
+
+    recorder = Recorder(shell=shell)
+    recorder.items = []
+    return recorder
+
+
 def render_notebook(path, out_dir, run, widgets):
     """Run cells ``run`` of notebook ``path`` and render its live widgets into ``out_dir``.
 
-    ``widgets``: {cell index: (every committed widget view of the cell, those with controls)}.
-    ``out_dir/<committed model id>/`` gets each widget's manifest and raw pictures.
+    The cells run in an IPython shell of this process, with the inline backend a kernel uses
+    (same formatters, same settings) but no kernel: the pictures are the ones JupyterLab shows
+    (the first one is compared with the committed notebook's), without a kernel process to start
+    and every message to it. ``widgets``: {cell index: (every committed widget view of the cell,
+    those with controls)}. ``out_dir/<committed model id>/`` gets each widget's manifest and raw
+    pictures.
     """
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(Path(path).parent)}})
-    # No stand-in for the Output widget: nbclient's sends its state to the kernel on the shell
-    # channel while it waits there for the cell's reply, which can stall a cell until the timeout
-    # (jupyter/nbclient#312). The driver captures outputs itself and needs no widget state.
-    client.widget_registry = {}
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"     # what ipykernel sets
+    from IPython.core.interactiveshell import InteractiveShell
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
     out_dir = Path(out_dir)
-    # The driver's own cells run at an index past the notebook's cells: nbclient stores an executed
-    # cell at its index (an index of -1 would replace the last cell, e.g. the widget cell itself).
-    nb.cells.append(nbformat.v4.new_code_cell(""))
-    scratch = len(nb.cells) - 1
-    with client.setup_kernel():
-        setup = nbformat.v4.new_code_cell(f"import sys as _nnbook_sys\n_nnbook_sys.path.insert(0, {str(SITE)!r})\n"
-                                          "import widget_driver as _nnbook_live")
-        client.execute_cell(setup, scratch)
-        for i in run:
-            cell = nb.cells[i]
-            cell.outputs = []
-            client.execute_cell(cell, i)
-            if i not in widgets:
-                continue
-            committed, live = widgets[i]
-            new_ids = _views(cell)
-            if len(new_ids) != len(committed):
-                raise LiveWidgetError(f"cell {i} showed {len(new_ids)} widgets when run, {len(committed)} in "
-                                      f"the committed notebook (re-execute the notebook)")
-            for old, new in zip(committed, new_ids):
-                if old not in live:
-                    continue
-                call = nbformat.v4.new_code_cell(f"_nnbook_live.render({new!r}, {str(out_dir / old)!r}); None")
-                client.execute_cell(call, scratch)
-                errors = [o for o in call.outputs if o.get("output_type") == "error"]
-                if errors:
-                    raise LiveWidgetError(f"the widget of cell {i}: {errors[0]['ename']}: {errors[0]['evalue']}")
+
+    class Shell(InteractiveShell):
+        def enable_gui(self, gui=None):           # "%matplotlib inline" needs no event loop
+            pass
+
+    shell = Shell.instance()
+    recorder = _recorder(shell)
+    shell.display_pub = recorder
+    sys.path[:0] = ["", str(SITE)]                        # the notebook's folder first, as in a kernel
+    import widget_driver
+    for i in run:
+        recorder.items.clear()
+        result = shell.run_cell(_source(nb["cells"][i]), store_history=False)
+        error = result.error_before_exec or result.error_in_exec
+        if error is not None:
+            raise LiveWidgetError(f"cell {i} raised {type(error).__name__}: {error}")
+        if result.result is not None:                     # the cell's value, shown as its result
+            recorder.publish(shell.display_formatter.format(result.result)[0])
+        if i not in widgets:
+            continue
+        committed, live = widgets[i]
+        new_ids = [d[WIDGET_VIEW]["model_id"] for d in recorder.items if WIDGET_VIEW in d]
+        if len(new_ids) != len(committed):
+            raise LiveWidgetError(f"cell {i} showed {len(new_ids)} widgets when run, {len(committed)} in "
+                                  f"the committed notebook (re-execute the notebook)")
+        for old, new in zip(committed, new_ids):
+            if old in live:
+                try:
+                    widget_driver.render(new, out_dir / old)
+                except Exception as e:   # noqa: BLE001 - a widget that cannot be rendered stops the build
+                    raise LiveWidgetError(f"the widget of cell {i}: {type(e).__name__}: {e}") from None
     return out_dir
 
 
 def _die_with_parent():
     """In the worker before it starts: a SIGTERM when the build that started it dies (even by
-    SIGKILL), so no worker or kernel renders on for a build that is gone (Linux only)."""
+    SIGKILL), so no worker renders on for a build that is gone (Linux only)."""
     try:
         import ctypes
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)      # PR_SET_PDEATHSIG
@@ -260,8 +280,6 @@ def _die_with_parent():
 
 def _worker(argv):
     """``python live_widgets.py NOTEBOOK OUTDIR RUN_JSON WIDGETS_JSON`` (used by :func:`render_all`)."""
-    # a SIGTERM (the build stopped or died) ends the kernel too: SystemExit leaves setup_kernel()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     path, out_dir, run = argv[0], argv[1], json.loads(argv[2])
     widgets = {int(k): v for k, v in json.loads(argv[3]).items()}
     try:
@@ -437,7 +455,7 @@ def render_all(out, root=REPO, jobs=None, log=print, cache_root=None):
         shutil.rmtree(work, ignore_errors=True)
         widgets = {i: (_views(nb["cells"][i]), ids) for i, ids in live.items()}
         env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-        env.pop("MPLBACKEND", None)       # the kernel draws with the inline backend, as in JupyterLab
+        env.pop("MPLBACKEND", None)       # the worker draws with the inline backend, as in JupyterLab
         try:
             proc = subprocess.run([sys.executable, __file__, str(path), str(work / "raw"), json.dumps(run),
                                    json.dumps(widgets)], capture_output=True, text=True, env=env,

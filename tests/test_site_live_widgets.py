@@ -2,7 +2,7 @@
 
 The declarations (``nnbook.widgets._base.site_states``) expand into the states the build renders;
 the driver sets a widget's controls to each state and keeps what the widget displays; the build
-runs a notebook's cells in a kernel, caches the pictures and writes the HTML that replaces the
+runs a notebook's cells in an IPython shell, caches the pictures and writes the HTML that replaces the
 snapshot. The pages are driven in Chromium by tests/browser/test_site_browser.py.
 """
 import importlib.util
