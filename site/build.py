@@ -12,7 +12,7 @@ Steps (writes only under ``--out``, default ``site/_build``):
    ``exercises/*.ipynb`` that exists, and copies of those two folders (a chapter's link to the
    learner's own copy, ``../workspace/exN_*.ipynb``, leads to that exercise's page);
 3. render the live widgets (``site/live_widgets.py``): every widget with controls gets a picture
-   for each setting it declares, rendered in the notebook's kernel (cached by content in
+   for each setting it declares, rendered by running the notebook's cells as its kernel would (cached by content in
    ``site/_build/live-cache``); the pages show them with controls that need no kernel;
 4. ``sphinx-build -W --keep-going`` (warnings are errors) into ``OUT/html``;
 5. check that no built page loads a script, stylesheet or font from ``http(s)://``, and that every
