@@ -1,20 +1,22 @@
-"""Render every declared state of a widget, inside the notebook's kernel (the site build's side).
+"""Render every declared state of a widget, where the notebook's cells ran (the site build's side).
 
-``site/live_widgets.py`` runs a chapter in a kernel and, after a cell that displayed a widget,
-runs ``widget_driver.render(model_id, folder)`` in the same kernel. This module
+``site/live_widgets.py`` runs a chapter's cells in an IPython shell and, after a cell that
+displayed a widget, calls ``widget_driver.render(model_id, folder)`` in the same shell. This module
 
 1. finds the widget and its controls (the value widgets under it, named by ``description``);
 2. lists the states to render from the widget's declaration (``nnbook.widgets._base.site_states``)
    or, without one, from the controls themselves (every option or slider position, one sweep per
    control from its current value);
 3. sets the controls to each state, as a reader would, and captures what the widget's redraw
-   displays (figures, printed text) instead of sending it to the frontend;
+   displays (figures, printed text) instead of sending it to the frontend; a figure is made a
+   PNG only if it is still shown when the state is set (a state that moves two controls redraws
+   twice);
 4. writes ``folder/manifest.json`` (controls, states, outputs) and the raw images beside it.
 
 Each state draws a new figure, and matplotlib lays out its text twice per picture (the inline
 backend crops to a tight bounding box). While it renders, the driver lets every picture share one
 cache of text sizes and of laid-out math text (``shared_text_caches``): the pictures are the same
-to the byte, in about a quarter less time.
+to the byte (chapter 2's race, with math-text tick labels, draws in about a quarter less time).
 
 It changes nothing in the library and is not imported by it.
 """
