@@ -284,6 +284,9 @@ def _worker(argv):
     widgets = {int(k): v for k, v in json.loads(argv[3]).items()}
     try:
         render_notebook(path, out_dir, run, widgets)
+    except LiveWidgetError as e:            # says what went wrong already
+        print(str(e)[-3000:], file=sys.stderr)
+        return 1
     except Exception as e:   # noqa: BLE001 - the build prints it and fails
         print(f"{type(e).__name__}: {str(e)[-3000:]}", file=sys.stderr)
         return 1

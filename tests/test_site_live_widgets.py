@@ -383,6 +383,25 @@ def test_render_all_runs_the_notebook_and_caches_the_pictures(tmp_path):
     assert sorted(p.name for p in (html_dir / "_widgets" / "book" / "01_x").iterdir()) == sorted(files)
 
 
+def test_a_cell_that_raises_when_the_site_runs_it_stops_the_build(tmp_path):
+    """The cells run again for the site (in the worker's IPython shell): one that raises there stops
+    the build with the notebook, the cell and the error, and nothing is cached."""
+    pytest.importorskip("nbclient")
+    import nbformat
+    root = tmp_path / "repo"
+    path = root / "book" / "01_x.ipynb"
+    nb = _executed_notebook(path, [
+        "import ipywidgets as widgets",
+        "limit = 3",
+        "widgets.interact(lambda k=1: print(k * limit), k=widgets.IntSlider(value=1, min=0, max=2));",
+    ])
+    nb.cells[1].source = "limit = 3 / 0"                  # changed after it was executed
+    nbformat.write(nb, path)
+    with pytest.raises(live.LiveWidgetError, match=r"book/01_x.ipynb: cell 1 raised ZeroDivisionError: division by zero"):
+        live.render_all(tmp_path / "out", root, jobs=1, log=lambda *_: None, cache_root=tmp_path / "cache")
+    assert not list((tmp_path / "cache").rglob("done"))
+
+
 def test_a_first_picture_unlike_the_committed_one_stops_the_build(tmp_path):
     """The guard behind ``reads-only`` (and against a notebook changed without re-executing): the
     widget's first rendered state must show what the committed notebook shows. Here a cell tagged
