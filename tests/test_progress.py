@@ -1,5 +1,6 @@
 """``nnbook progress``: each set of a workspace, function by function (nnbook.grading.progress)."""
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,8 @@ def ws(tmp_path_factory):
     nb = _answered("ex4_pooling", {"maxpool2d_forward_solution": None, "maxpool2d_backward_solution": wrong,
                                    "avgpool2d_forward_solution": None})
     (ws / "ex4_pooling.ipynb").write_text(json.dumps(nb))
-    nb = _answered("ex1_fully_connected", {"linear_forward_solution": None})
+    crash = "def relu_forward(x):\n    return x[:, :, 0], x\n"          # IndexError on the 2-D cases
+    nb = _answered("ex1_fully_connected", {"linear_forward_solution": None, "relu_forward_solution": crash})
     (ws / "ex1_fully_connected.ipynb").write_text(json.dumps(nb))
     (ws / "ex1_fully_connected.2024-01-01_000000.ipynb").write_text("an old copy, not counted")
     return ws
@@ -59,8 +61,10 @@ def test_progress_per_function(ws):
     assert status["avgpool2d_forward"] == (P.PASSED, "")
     assert status["avgpool2d_backward"] == (P.NOT_STARTED, "")      # still raises NotImplementedError
     assert [(g, s) for g, s, _ in ex1.functions] == [
-        ("linear_forward", P.PASSED), ("linear_backward", P.NOT_STARTED), ("relu_forward", P.NOT_STARTED),
+        ("linear_forward", P.PASSED), ("linear_backward", P.NOT_STARTED), ("relu_forward", P.FAILED),
         ("relu_backward", P.NOT_STARTED), ("softmax_cross_entropy", P.NOT_STARTED)]
+    crashed = dict((g, d) for g, _, d in ex1.functions)["relu_forward"]
+    assert re.search(r"\d+ of \d+ cases failed \([1-9]\d* raised IndexError\)", crashed), crashed   # a crash, said so
 
     again = _by_name(P.progress(ws, jobs=2))                         # nothing changed: from the cache
     assert {sp.how for sp in again.values()} == {"unchanged", "cached"}

@@ -25,6 +25,7 @@ import os
 import random
 import re
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -314,6 +315,10 @@ class Judge:
             r = reports[-1]
             judged = len(r.results) - r.n_skipped
             what = (f"{r.n_failed} of {judged} cases failed" if r.n_failed else "no case could be judged")
+            raised = Counter(p.facts.type for res in r.results if res.failed for p in res.problems
+                             if p.kind == "exception" and getattr(p, "facts", None) is not None)
+            if raised:           # a crash, said as such (a report or progress shows only this line)
+                what += " (" + ", ".join(f"{n} raised {t}" for t, n in raised.most_common()) + ")"
             run = CellRun("error", "ExerciseFailed", f"{r.exercise}: {what}")
         else:
             run = CellRun("ok")
