@@ -1,5 +1,5 @@
 """Root pytest configuration: one BLAS thread for tests and for the notebook kernels they start, and
-one line at the end of a run saying why tests were skipped.
+one line at the end of a run saying why tests were skipped (and one more when nothing else ran).
 
 On 2 cores, oversubscribed BLAS threads made the notebooks about 4x slower.
 """
@@ -40,7 +40,11 @@ def skip_summary(reports):
     return f"skipped {sum(counts.values())}: " + "; ".join(parts)
 
 
-def pytest_terminal_summary(terminalreporter):
-    line = skip_summary(terminalreporter.stats.get("skipped", []))
+def pytest_terminal_summary(terminalreporter, exitstatus):
+    skipped = terminalreporter.stats.get("skipped", [])
+    line = skip_summary(skipped)
     if line:
         terminalreporter.write_line(line, yellow=True)
+    if exitstatus == 5 and skipped:          # pytest.ExitCode.NO_TESTS_COLLECTED
+        terminalreporter.write_line("no test ran: every selected test was skipped, for the reasons above (a file "
+                                    "skipped whole counts once); pytest ends with exit status 5", yellow=True)
