@@ -99,6 +99,15 @@ cat.slip("relu_forward", "cache_out", "cache_contract", ("cache = x", "cache = o
          note="keeps the output, not the input, in the cache")
 cat.slip("relu_forward", "abs", "relu_negative_kept", ("out = x.copy()\n    out[out < 0] = 0", "out = np.abs(x)"),
          note="abs turns negatives positive instead of zeroing them")
+cat.written("relu_forward", "images_only", "too_many_indices", """
+    def relu_forward(x):
+        out = x.copy()
+        for n in range(x.shape[0]):
+            for c in range(x.shape[1]):
+                out[n, c, :, :] = np.maximum(x[n, c, :, :], 0)
+        cache = x
+        return out, cache
+    """, note="written for images (N, C, H, W) only: a 2-D input has fewer axes than it indexes")
 
 
 @cat.correct

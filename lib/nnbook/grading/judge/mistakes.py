@@ -159,6 +159,12 @@ INDEX_PAST_END = Hint(
     "index_past_end", "an index ran past the end of an axis: a loop's range is larger than the array it "
     "indexes (rows and columns exchanged? a size computed too large?)",
     "an axis of n entries has the indices 0 to n - 1", label="index past the end", fallback=True)
+TOO_MANY_INDICES = Hint(
+    "too_many_indices", "an array was indexed with more axes than it has: the code assumes a shape (images "
+    "(N, C, H, W)?) that this case's input does not have, although the function takes any shape",
+    "x.ndim is the number of axes; x[..., j] indexes the last axis whatever x.ndim is, and an element-wise "
+    "operation on the whole array needs no index at all", label="indexed more axes than the array has",
+    fallback=True)
 NONE_VALUE = Hint(
     "value_is_none", "a value was None where an array was needed: a function without a return statement "
     "returns None, and so does a variable set to None (a cache in evaluation mode?)",
@@ -169,7 +175,7 @@ _SHAPE_WORDS = ("could not be broadcast", "could not broadcast", "non-broadcasta
 
 def numpy_error(case, problem):
     """The generic cause of an exception, from its message: shapes that do not fit, a matrix product of
-    mismatched sizes, an index past the end, None used as an array."""
+    mismatched sizes, an index past the end, more indices than axes, None used as an array."""
     facts = problem.facts
     if problem.kind != "exception" or facts is None:
         return None
@@ -180,6 +186,8 @@ def numpy_error(case, problem):
         return SHAPES_MISMATCH
     if facts.type == "IndexError" and "out of bounds" in message:
         return INDEX_PAST_END
+    if facts.type == "IndexError" and "too many indices" in message:
+        return TOO_MANY_INDICES
     if "NoneType" in message:
         return NONE_VALUE
     return None
